@@ -1,0 +1,38 @@
+# amlflow: `make demo` runs the example pipeline on a local Airflow; `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: install test lint format demo stop benchmarks clean
+
+$(INSTALLED): setup.cfg setup.py pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test]'
+	touch $@
+
+install: $(INSTALLED)
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: install
+	$(BIN)/python scripts/demo.py
+
+stop:
+	$(PYTHON) scripts/stop.py
+
+benchmarks: install
+	$(BIN)/python benchmarks/step_overhead.py
+
+clean: stop
+	rm -rf $(VENV) .airflow .demo

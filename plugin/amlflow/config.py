@@ -1,0 +1,41 @@
+"""The ``[amlflow]`` configuration section, read when a value is needed (never at import).
+
+Defaults live here and in the provider's ``config`` block (``provider.py``), which shows them to
+``airflow config list``; every read names its fallback so a missing provider registration still works.
+"""
+
+from __future__ import annotations
+
+import os
+
+SECTION = "amlflow"
+
+DEFAULTS: dict[str, str] = {
+    "default_datastore": "workspaceblobstore",
+    "local_datastore_root": "",
+    "xcom_offload_threshold": "65536",
+    "stderr_tail_lines": "20",
+    "transfer_concurrency": "8",
+}
+
+
+def get(key: str) -> str:
+    from airflow.configuration import conf
+
+    return conf.get(SECTION, key, fallback=DEFAULTS[key])
+
+
+def get_int(key: str) -> int:
+    return int(get(key))
+
+
+def airflow_home() -> str:
+    from airflow.configuration import AIRFLOW_HOME
+
+    return AIRFLOW_HOME
+
+
+def local_datastore_root() -> str:
+    """Folder that holds every local datastore: ``[amlflow] local_datastore_root`` or under AIRFLOW_HOME."""
+    root = get("local_datastore_root")
+    return os.path.abspath(os.path.expanduser(root)) if root else os.path.join(airflow_home(), "datastores")

@@ -1,0 +1,151 @@
+"""``Workspace``: in Azure ML an Azure resource; in amlflow a handle on this Airflow deployment.
+
+Azure identifiers (subscription, resource group, name, location) are accepted and kept so ported code
+runs unchanged; nothing is looked up with them. Compute targets created or attached in a DAG file are
+remembered by the workspace object for the pipelines built in that file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from amlflow.core.compute import ComputeTarget
+    from amlflow.core.datastore import Datastore
+
+CONFIG_FOLDERS = (".azureml", "aml_config", "")
+CONFIG_FILE = "config.json"
+
+
+class Workspace:
+    """A handle on this Airflow deployment, with Azure ML's workspace API."""
+
+    def __init__(
+        self,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        auth: Any = None,
+        _location: str | None = None,
+        _disable_service_check: bool = False,
+        _workspace_id: str | None = None,
+        sku: str = "basic",
+        tags: dict | None = None,
+        _cloud: str = "AzureCloud",
+        **kwargs: Any,
+    ) -> None:
+        self.subscription_id = subscription_id
+        self.resource_group = resource_group
+        self.name = workspace_name or "amlflow"
+        self.location = _location
+        self.sku = sku
+        self.tags = dict(tags or {})
+        self._auth = auth
+        # Where the Airflow REST API of this deployment is, for the client; None means the environment's.
+        self.api_url: str | None = kwargs.get("api_url")
+        self._config_path: str | None = kwargs.get("_config_path")
+        self._compute_targets: dict[str, ComputeTarget] = {}
+        self._default_datastore: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, resource_group={self.resource_group!r})"
+
+    # -- constructors Azure ML users call ----------------------------------------------------------
+    @staticmethod
+    def from_config(path: str | None = None, auth: Any = None, _logger: Any = None, _file_name: str | None = None) -> Workspace:
+        """Read ``config.json`` (searched in ``path`` and its parents, as Azure ML does), or the default."""
+        found = _find_config(path or os.getcwd(), _file_name or CONFIG_FILE)
+        if found is None:
+            return Workspace(auth=auth)
+        with open(found) as handle:
+            data = json.load(handle)
+        return Workspace(
+            subscription_id=data.get("subscription_id"),
+            resource_group=data.get("resource_group"),
+            workspace_name=data.get("workspace_name"),
+            auth=auth,
+            api_url=data.get("api_url"),
+            _config_path=found,
+        )
+
+    @staticmethod
+    def get(
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        cloud: str = "AzureCloud",
+        id: str | None = None,
+    ) -> Workspace:
+        return Workspace(subscription_id, resource_group, name, auth=auth, _location=location)
+
+    @staticmethod
+    def create(
+        name: str,
+        auth: Any = None,
+        subscription_id: str | None = None,
+        resource_group: str | None = None,
+        location: str | None = None,
+        exist_ok: bool = False,
+        **kwargs: Any,
+    ) -> Workspace:
+        return Workspace(subscription_id, resource_group, name, auth=auth, _location=location)
+
+    def write_config(self, path: str | None = None, file_name: str | None = None) -> None:
+        folder = os.path.join(path or os.getcwd(), ".azureml")
+        os.makedirs(folder, exist_ok=True)
+        body = {
+            "subscription_id": self.subscription_id,
+            "resource_group": self.resource_group,
+            "workspace_name": self.name,
+        }
+        if self.api_url:
+            body["api_url"] = self.api_url
+        with open(os.path.join(folder, file_name or CONFIG_FILE), "w") as handle:
+            json.dump(body, handle, indent=2)
+
+    # -- what pipelines use ------------------------------------------------------------------------
+    @property
+    def compute_targets(self) -> dict[str, ComputeTarget]:
+        return dict(self._compute_targets)
+
+    @property
+    def datastores(self) -> dict[str, Datastore]:
+        from amlflow.core.datastore import Datastore
+
+        names = {self.default_datastore_name, "workspaceblobstore", "workspacefilestore"}
+        return {name: Datastore(self, name) for name in sorted(names)}
+
+    @property
+    def default_datastore_name(self) -> str:
+        from amlflow import config
+
+        return self._default_datastore or config.get("default_datastore")
+
+    def get_default_datastore(self) -> Datastore:
+        from amlflow.core.datastore import Datastore
+
+        return Datastore(self, self.default_datastore_name)
+
+    def set_default_datastore(self, name: str) -> None:
+        """Make ``name`` the default datastore of pipelines built from this workspace object."""
+        self._default_datastore = name
+
+    def _register_compute(self, target: ComputeTarget) -> None:
+        self._compute_targets[target.name] = target
+
+
+def _find_config(start: str, file_name: str) -> str | None:
+    current = os.path.abspath(start)
+    while True:
+        for folder in CONFIG_FOLDERS:
+            candidate = os.path.join(current, folder, file_name)
+            if os.path.isfile(candidate):
+                return candidate
+        parent = os.path.dirname(current)
+        if parent == current:
+            return None
+        current = parent

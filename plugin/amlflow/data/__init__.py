@@ -1,0 +1,1 @@
+"""Data declarations, at ``azureml.data``'s module paths."""

@@ -1,0 +1,37 @@
+"""Errors amlflow raises, named as Azure ML names them where a ported pipeline catches them."""
+
+from __future__ import annotations
+
+
+class AmlflowError(Exception):
+    """Base class of every error amlflow raises on purpose."""
+
+
+class UserErrorException(AmlflowError, ValueError):
+    """A definition or call is wrong; the message says what and where (as ``azureml.exceptions``)."""
+
+
+class PipelineValidationError(UserErrorException):
+    """A pipeline definition breaks a rule; ``errors`` lists every broken rule, one line each."""
+
+    def __init__(self, errors: list[str], source: str | None = None) -> None:
+        self.errors = list(errors)
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(where + "; ".join(self.errors))
+
+
+class ComputeTargetException(AmlflowError):
+    """A compute target is unknown or cannot be created (as ``azureml.exceptions``)."""
+
+
+class DatastoreError(AmlflowError):
+    """A datastore operation failed; the message names the datastore and the path, never a credential."""
+
+
+class StepFailedError(AmlflowError):
+    """A step's script or remote job ended in failure."""
+
+
+class ActivityFailedException(AmlflowError):
+    """A waited-for run failed (as ``azureml.exceptions``)."""

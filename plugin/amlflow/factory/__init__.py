@@ -1,0 +1,1 @@
+"""Turning pipeline definitions into Airflow DAGs: ``build_dag`` for a ``Pipeline`` object."""

@@ -1,0 +1,87 @@
+"""A step's data wiring as plain, JSON-able operator arguments.
+
+Operators receive specs, never definition objects: a spec renders in the UI, serializes with the DAG,
+and says exactly what the task will read and write. Parameter values are Jinja (``{{ params.x }}``), so
+Airflow renders each run's value and shows it under "Rendered Template".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlflow.data.data_reference import DataReference
+from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_data
+from amlflow.pipeline.core.graph import PipelineParameter
+
+
+def parameter_template(param: PipelineParameter) -> str:
+    return "{{ params[%r] }}" % param.name
+
+
+def value_spec(value: Any) -> str:
+    """A literal or a PipelineParameter as the string the script will see."""
+    if isinstance(value, PipelineParameter):
+        return parameter_template(value)
+    return str(value)
+
+
+def input_specs(step: PipelineStep) -> list[dict[str, Any]]:
+    specs = []
+    for item, port in zip(step.inputs, step.input_names(), strict=True):
+        data = input_data(item)
+        binding = item if isinstance(item, InputPortBinding) else None
+        if isinstance(data, DataReference):
+            specs.append(
+                {
+                    "name": port,
+                    "kind": "DataReference",
+                    "datastore": data.datastore.name,
+                    "path": data.path_on_datastore or "",
+                    "mode": binding.bind_mode if binding else data.mode,
+                    "path_on_compute": (binding.path_on_compute if binding else None) or data.path_on_compute,
+                    "overwrite": bool(data.overwrite),
+                }
+            )
+        else:
+            producer = data._producers[0]
+            specs.append(
+                {
+                    "name": port,
+                    "kind": "PipelineData",
+                    "task_id": producer.name,
+                    "output": data.output_name,
+                    "mode": binding.bind_mode if binding else "mount",
+                    "path_on_compute": binding.path_on_compute if binding else None,
+                }
+            )
+    return specs
+
+
+def output_specs(step: PipelineStep, default_datastore: str | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": data.output_name,
+            "datastore": data.datastore.name if data.datastore is not None else default_datastore,
+            "mode": data._output_mode,
+            "path_on_compute": data._output_path_on_compute,
+        }
+        for data in step.outputs
+    ]
+
+
+def argument_specs(step: PipelineStep) -> list[Any]:
+    """``arguments`` with data as ``{"input": port}`` / ``{"output": port}`` and parameters as Jinja."""
+    in_ports = {}
+    for item, port in zip(step.inputs, step.input_names(), strict=True):
+        in_ports[id(item)] = port
+        in_ports.setdefault(id(input_data(item)), port)
+    out_ports = {id(o): o.output_name for o in step.outputs}
+    specs: list[Any] = []
+    for arg in step.arguments:
+        if isinstance(arg, DataReference | InputPortBinding | PipelineData) and id(arg) in in_ports:
+            specs.append({"input": in_ports[id(arg)]})
+        elif isinstance(arg, PipelineData):
+            specs.append({"output": out_ports[id(arg)]})
+        else:
+            specs.append(value_spec(arg))
+    return specs

@@ -1,0 +1,1 @@
+"""One Airflow operator per step kind."""

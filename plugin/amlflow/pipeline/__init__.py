@@ -1,0 +1,1 @@
+"""Pipeline declarations, at ``azureml.pipeline``'s module paths."""

@@ -1,0 +1,15 @@
+"""Pipelines, intermediate data and parameters, as in ``azureml.pipeline.core``."""
+
+from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, StepSequence
+from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
+from amlflow.pipeline.core.pipeline import Pipeline
+
+__all__ = [
+    "InputPortBinding",
+    "Pipeline",
+    "PipelineData",
+    "PipelineParameter",
+    "PipelineStep",
+    "PublishedPipeline",
+    "StepSequence",
+]

@@ -1,0 +1,257 @@
+"""Steps, intermediate data and sequences: the parts a pipeline graph is made of."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from amlflow.data.data_reference import DataReference
+from amlflow.exceptions import UserErrorException
+from amlflow.pipeline.core._source import caller_file
+
+if TYPE_CHECKING:
+    from amlflow.core.datastore import Datastore
+
+_WORD = re.compile(r"^\w+$")
+
+
+def check_word(kind: str, name: Any) -> None:
+    if not isinstance(name, str) or not _WORD.match(name):
+        raise UserErrorException(f"{kind} name {name!r} is invalid: use letters, digits and underscores only")
+
+
+class PipelineData:
+    """Data one step writes and later steps read. Its files live at a run-scoped datastore path."""
+
+    def __init__(
+        self,
+        name: str,
+        datastore: Datastore | None = None,
+        output_name: str | None = None,
+        output_mode: str = "mount",
+        output_path_on_compute: str | None = None,
+        output_overwrite: bool | None = None,
+        data_type: str | None = None,
+        is_directory: bool | None = None,
+        pipeline_output_name: str | None = None,
+        training_output: Any = None,
+    ) -> None:
+        check_word("PipelineData", name)
+        check_word(f"PipelineData {name!r}: output", output_name or name)
+        if output_mode not in ("mount", "upload"):
+            raise UserErrorException(f"PipelineData {name!r}: output_mode {output_mode!r} is not 'mount' or 'upload'")
+        self._name = name
+        self._datastore = datastore
+        self._output_name = output_name or name
+        self._output_mode = output_mode
+        self._output_path_on_compute = output_path_on_compute
+        self._output_overwrite = output_overwrite
+        self._data_type = data_type
+        self._is_directory = is_directory
+        self._pipeline_output_name = pipeline_output_name
+        self._producers: list[PipelineStep] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def datastore(self) -> Datastore | None:
+        return self._datastore
+
+    @property
+    def data_type(self) -> str | None:
+        return self._data_type
+
+    @property
+    def output_name(self) -> str:
+        return self._output_name
+
+    def __str__(self) -> str:
+        return f"$AZUREML_DATAREFERENCE_{self._name}"
+
+    def __repr__(self) -> str:
+        return f"PipelineData(name={self._name!r})"
+
+    def get_env_variable_name(self) -> str:
+        return str(self)
+
+    def as_input(self, input_name: str) -> InputPortBinding:
+        return InputPortBinding(input_name, self)
+
+    def as_mount(self, input_name: str | None = None) -> InputPortBinding:
+        return InputPortBinding(input_name or self._name, self, bind_mode="mount")
+
+    def as_download(
+        self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
+    ) -> InputPortBinding:
+        return InputPortBinding(input_name or self._name, self, "download", path_on_compute, overwrite)
+
+    def create_input_binding(
+        self,
+        input_name: str | None = None,
+        mode: str | None = None,
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+    ) -> InputPortBinding:
+        if mode not in (None, "mount", "download"):
+            raise UserErrorException(f"PipelineData {self._name!r}: input mode {mode!r} is not 'mount' or 'download'")
+        return InputPortBinding(input_name or self._name, self, mode or "mount", path_on_compute, overwrite)
+
+
+class InputPortBinding:
+    """How a step reads a PipelineData (or DataReference): under which name and mode."""
+
+    def __init__(
+        self,
+        name: str,
+        bind_object: PipelineData | DataReference | None = None,
+        bind_mode: str = "mount",
+        path_on_compute: str | None = None,
+        overwrite: bool | None = None,
+        is_resource: bool = False,
+        additional_transformations: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        check_word("input", name)
+        if bind_mode not in ("mount", "download"):
+            raise UserErrorException(f"input {name!r}: bind_mode {bind_mode!r} is not 'mount' or 'download'")
+        self.name = name
+        self.bind_object = bind_object
+        self.bind_mode = bind_mode
+        self.path_on_compute = path_on_compute
+        self.overwrite = overwrite
+
+    def __str__(self) -> str:
+        return f"$AZUREML_DATAREFERENCE_{self.name}"
+
+
+def input_port_name(item: Any) -> str:
+    if isinstance(item, DataReference):
+        return item.data_reference_name
+    if isinstance(item, PipelineData | InputPortBinding):
+        return item.name
+    raise UserErrorException(f"{item!r} cannot be a step input")
+
+
+def input_data(item: Any) -> PipelineData | DataReference:
+    """The data behind an input: the bound object of a binding, or the item itself."""
+    return item.bind_object if isinstance(item, InputPortBinding) else item
+
+
+class PipelineStep:
+    """A unit of work in a pipeline. Subclasses say what runs; this class holds the data wiring."""
+
+    #: what kind of step this is, for fingerprints and messages
+    kind = "PipelineStep"
+
+    def __init__(
+        self,
+        name: str,
+        inputs: Iterable[Any] | None,
+        outputs: Iterable[Any] | None,
+        arguments: Iterable[Any] | None = None,
+        fix_port_name_collisions: bool = False,
+        resource_inputs: Any = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise UserErrorException(f"step name must be a non-empty string, got {name!r}")
+        self.name = name
+        self._inputs = list(inputs or [])
+        self._outputs = list(outputs or [])
+        self._arguments = list(arguments or [])
+        self._fix_port_name_collisions = fix_port_name_collisions
+        self._run_after: list[PipelineStep] = []
+        self._source_file = caller_file()
+        for output in self._outputs:
+            if isinstance(output, PipelineData):
+                output._producers.append(self)
+
+    def __repr__(self) -> str:
+        ins = ", ".join(self.input_names())
+        outs = ", ".join(self.output_names())
+        return f"{self.name}: {self.kind}([{ins}]) -> [{outs}]"
+
+    @property
+    def inputs(self) -> list[Any]:
+        return list(self._inputs)
+
+    @property
+    def outputs(self) -> list[Any]:
+        return list(self._outputs)
+
+    @property
+    def arguments(self) -> list[Any]:
+        return list(self._arguments)
+
+    def run_after(self, step: PipelineStep) -> None:
+        """Run this step after ``step``, with no data between them."""
+        self._run_after.append(step)
+
+    def input_names(self) -> list[str]:
+        outputs = set(self.output_names())
+        names = []
+        for item in self._inputs:
+            name = input_port_name(item)
+            if self._fix_port_name_collisions and name in outputs:
+                name = f"INPUT_{name}"
+            names.append(name)
+        return names
+
+    def output_names(self) -> list[str]:
+        return [o.output_name if isinstance(o, PipelineData) else str(o) for o in self._outputs]
+
+    def upstream_data(self) -> Iterator[PipelineData]:
+        for item in self._inputs:
+            data = input_data(item)
+            if isinstance(data, PipelineData):
+                yield data
+
+    def validate_wiring(self) -> list[tuple[str, str]]:
+        """(field, message) for every data-wiring rule this step breaks (Azure ML's rules)."""
+        errors: list[tuple[str, str]] = []
+        for field, names in (("inputs", self.input_names()), ("outputs", self.output_names())):
+            seen = set()
+            for name in names:
+                if not _WORD.match(name):
+                    errors.append((field, f"port name {name!r} is invalid: use letters, digits and underscores"))
+                if name in seen:
+                    errors.append((field, f"two {field} are named {name!r}"))
+                seen.add(name)
+        for item in self._outputs:
+            if not isinstance(item, PipelineData):
+                errors.append(("outputs", f"{item!r} is not a PipelineData"))
+        input_objects = {id(i) for i in self._inputs} | {id(input_data(i)) for i in self._inputs}
+        output_objects = {id(o) for o in self._outputs}
+        for arg in self._arguments:
+            if isinstance(arg, DataReference | InputPortBinding) and id(arg) not in input_objects:
+                errors.append(("arguments", f"input {input_port_name(arg)!r} appears in arguments but is not in inputs"))
+            elif isinstance(arg, PipelineData) and id(arg) not in input_objects | output_objects:
+                errors.append(
+                    ("arguments", f"PipelineData {arg.name!r} appears in arguments but is not in inputs or outputs")
+                )
+        return errors
+
+    def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """(field, message) for rules of this kind of step in ``pipeline``; subclasses add theirs."""
+        return []
+
+    def parameters(self) -> list[Any]:
+        """The PipelineParameters this step uses."""
+        from amlflow.pipeline.core.graph import PipelineParameter
+
+        return [a for a in self._arguments if isinstance(a, PipelineParameter)]
+
+
+class StepSequence:
+    """Steps (or lists of steps) that run one after the other, with no data between them."""
+
+    def __init__(self, steps: Iterable[Any] | None = None) -> None:
+        self._steps = list(steps or [])
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._steps)
+
+    def __len__(self) -> int:
+        return len(self._steps)

@@ -1,0 +1,5 @@
+"""Step kinds, as in ``azureml.pipeline.steps``."""
+
+from amlflow.pipeline.steps.python_script_step import PythonScriptStep
+
+__all__ = ["PythonScriptStep"]

@@ -1,0 +1,68 @@
+"""What amlflow adds to Airflow, declared in one place (the ``apache_airflow_provider`` entry point)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from amlflow import __version__
+from amlflow.config import DEFAULTS
+
+
+def _option(description: str, key: str, type_: str = "string", example: str | None = None) -> dict[str, Any]:
+    return {
+        "description": description,
+        "version_added": "0.1.0",
+        "type": type_,
+        "example": example,
+        "default": DEFAULTS[key],
+    }
+
+
+def get_provider_info() -> dict[str, Any]:
+    return {
+        "package-name": "amlflow",
+        "name": "amlflow",
+        "description": "Azure Machine Learning (SDK v1) style pipelines on Apache Airflow.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "amlflow",
+                "external-doc-url": "https://github.com/amlflow/amlflow",
+                "tags": ["software"],
+            }
+        ],
+        "operators": [
+            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.python_script"]},
+        ],
+        "config": {
+            "amlflow": {
+                "description": "Azure ML style pipelines: datastores, step outputs and XCom.",
+                "options": {
+                    "default_datastore": _option(
+                        "Datastore of PipelineData and offloaded XCom values when a pipeline names none.",
+                        "default_datastore",
+                    ),
+                    "local_datastore_root": _option(
+                        "Folder of the datastores that have no Airflow connection (empty: "
+                        "$AIRFLOW_HOME/datastores).",
+                        "local_datastore_root",
+                        example="/data/amlflow",
+                    ),
+                    "xcom_offload_threshold": _option(
+                        "XCom values whose JSON is larger than this many bytes go to the default "
+                        "datastore; -1 keeps every value in the database.",
+                        "xcom_offload_threshold",
+                        "integer",
+                    ),
+                    "stderr_tail_lines": _option(
+                        "How many last lines of a failed script's stderr its task error shows.",
+                        "stderr_tail_lines",
+                        "integer",
+                    ),
+                    "transfer_concurrency": _option(
+                        "Parallel connections per blob upload or download.", "transfer_concurrency", "integer"
+                    ),
+                },
+            }
+        },
+    }

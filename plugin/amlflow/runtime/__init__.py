@@ -1,0 +1,1 @@
+"""What happens inside one step's task: stage inputs, resolve arguments, run, commit outputs."""

@@ -1,0 +1,50 @@
+"""Step inputs: from an input spec to a local path the script can read."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from amlflow.exceptions import StepFailedError
+from amlflow.storage import get_backend
+from amlflow.storage.location import DataLocation
+
+log = logging.getLogger(__name__)
+
+
+def locate_input(spec: dict[str, Any], ti: Any) -> DataLocation | tuple[str, str]:
+    """Where an input's data is: a committed upstream output, or a (datastore, path) reference."""
+    if spec["kind"] == "PipelineData":
+        value = ti.xcom_pull(task_ids=spec["task_id"], key=spec["output"])
+        if not DataLocation.is_xcom(value):
+            raise StepFailedError(
+                f"input {spec['name']!r}: step {spec['task_id']!r} left no output {spec['output']!r} in this run"
+            )
+        return DataLocation.from_xcom(value)
+    return spec["datastore"], spec["path"]
+
+
+def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], workdir: str) -> str:
+    """A local path holding the input: in place when the datastore allows it, else downloaded."""
+    if isinstance(where, DataLocation):
+        backend, path = get_backend(where.datastore), where.path
+        manifest = backend.read_manifest(path)
+        if manifest is None or manifest.fingerprint != where.fingerprint:
+            raise StepFailedError(
+                f"input {spec['name']!r}: output {where.uri} is not committed (no matching manifest); "
+                "it will not be read"
+            )
+    else:
+        datastore, path = where
+        backend = get_backend(datastore)
+        if not backend.exists(path):
+            raise StepFailedError(f"input {spec['name']!r}: nothing at {backend.uri(path)} (datastore {datastore!r})")
+    if spec.get("mode") == "download":
+        target = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("inputs", spec["name"]))
+        local = backend.materialize(path, target)
+        log.info("Input %s: downloaded %s to %s", spec["name"], backend.uri(path), local)
+        return local
+    local = backend.materialize(path, None if backend.local_path(path) else os.path.join(workdir, "mounts", spec["name"]))
+    log.info("Input %s: %s at %s", spec["name"], backend.uri(path), local)
+    return local

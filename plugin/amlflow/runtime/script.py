@@ -1,0 +1,75 @@
+"""Running a step's script as a child process whose output streams into the task log."""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import signal
+import subprocess
+import threading
+from dataclasses import dataclass, field
+
+KILL_GRACE_SECONDS = 10
+
+
+@dataclass
+class ScriptResult:
+    returncode: int
+    stderr_tail: list[str] = field(default_factory=list)
+
+
+class ScriptProcess:
+    """One child process in its own process group, so a kill stops the script and all it started."""
+
+    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], log: logging.Logger, tail_lines: int) -> None:
+        self._argv = argv
+        self._cwd = cwd
+        self._env = env
+        self._log = log
+        self._tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+        self._process: subprocess.Popen | None = None
+
+    def run(self) -> ScriptResult:
+        self._process = subprocess.Popen(
+            self._argv,
+            cwd=self._cwd,
+            env=self._env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        readers = [
+            threading.Thread(target=self._pump, args=(self._process.stdout, False), daemon=True),
+            threading.Thread(target=self._pump, args=(self._process.stderr, True), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
+        returncode = self._process.wait()
+        for reader in readers:
+            reader.join()
+        return ScriptResult(returncode, list(self._tail))
+
+    def _pump(self, stream, is_stderr: bool) -> None:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode(errors="replace").rstrip("\n")
+            if is_stderr:
+                self._tail.append(line)
+                self._log.warning("[stderr] %s", line)
+            else:
+                self._log.info("[stdout] %s", line)
+        stream.close()
+
+    def kill(self) -> None:
+        """SIGTERM the script's process group, then SIGKILL what is left after a grace period."""
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(KILL_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

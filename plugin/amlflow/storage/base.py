@@ -1,0 +1,135 @@
+"""The one small interface every datastore backend implements, and what is built on it once for all."""
+
+from __future__ import annotations
+
+import abc
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+
+from amlflow.storage.manifest import Manifest
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One stored file: its path on the datastore, its size and a content tag (a hash or an ETag)."""
+
+    path: str
+    size: int
+    tag: str
+
+
+def join(*parts: str) -> str:
+    """Join datastore path parts with ``/``, dropping empty parts and stray slashes."""
+    return "/".join(p.strip("/") for p in parts if p and p.strip("/"))
+
+
+class OutputStaging(abc.ABC):
+    """A step output being written: a local folder now, committed (files, then manifest) or aborted later."""
+
+    def __init__(self, backend: DatastoreBackend, path: str, local_dir: str) -> None:
+        self.backend = backend
+        self.path = path
+        self.local_dir = local_dir
+
+    @abc.abstractmethod
+    def commit(self) -> Manifest:
+        """Publish the folder's files at ``path``, then write the manifest that marks them complete."""
+
+    @abc.abstractmethod
+    def abort(self) -> None:
+        """Drop whatever was written; nothing becomes visible as an output."""
+
+
+class DatastoreBackend(abc.ABC):
+    """Files on one datastore, addressed by ``/``-separated paths relative to its root."""
+
+    kind: str = ""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # -- what each backend implements -------------------------------------------------------------
+    @abc.abstractmethod
+    def uri(self, path: str) -> str:
+        """A URI for ``path`` that names the store (``file://``, ``wasbs://``): shown to users, never secret."""
+
+    @abc.abstractmethod
+    def list_files(self, prefix: str) -> list[FileInfo]:
+        """Every file whose path is ``prefix`` or lies under the folder ``prefix``, sorted by path."""
+
+    @abc.abstractmethod
+    def read_bytes(self, path: str) -> bytes: ...
+
+    @abc.abstractmethod
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a whole object at once: a reader sees the old content or the new, never a part."""
+
+    @abc.abstractmethod
+    def upload_file(self, local_path: str, path: str) -> None: ...
+
+    @abc.abstractmethod
+    def download_file(self, path: str, local_path: str) -> None: ...
+
+    @abc.abstractmethod
+    def delete(self, path: str) -> None:
+        """Delete one file; a missing file is not an error."""
+
+    @abc.abstractmethod
+    def stage_output(self, path: str) -> OutputStaging:
+        """Start writing a step output that will live at folder ``path``."""
+
+    def local_path(self, path: str) -> str | None:
+        """A path on this machine where ``path`` can be read in place, or None if it must be copied."""
+        return None
+
+    # -- built once on top of the above ------------------------------------------------------------
+    def exists(self, path: str) -> bool:
+        return bool(self.list_files(path))
+
+    def delete_prefix(self, prefix: str) -> int:
+        files = self.list_files(prefix)
+        for info in files:
+            self.delete(info.path)
+        return len(files)
+
+    def read_manifest(self, path: str) -> Manifest | None:
+        """The manifest of the output at ``path``, or None while that output is not committed."""
+        manifest_path = Manifest.path_for(path)
+        if not self.list_files(manifest_path):
+            return None
+        return Manifest.from_json(self.read_bytes(manifest_path))
+
+    def write_manifest(self, path: str, manifest: Manifest) -> None:
+        self.write_bytes(Manifest.path_for(path), manifest.to_json())
+
+    def materialize(self, path: str, dest_dir: str | None = None) -> str:
+        """A local path holding ``path`` (a file or a folder): in place where possible, else downloaded."""
+        in_place = self.local_path(path)
+        if in_place is not None and dest_dir is None:
+            return in_place
+        files = self.list_files(path)
+        if not files:
+            raise FileNotFoundError(f"datastore {self.name!r}: nothing at path {path!r}")
+        target = dest_dir or tempfile.mkdtemp(prefix="amlflow-in-")
+        single_file = len(files) == 1 and files[0].path == path.strip("/")
+        if single_file:
+            local = os.path.join(target, os.path.basename(path.rstrip("/")))
+            self._fetch(files[0].path, local, in_place)
+            return local
+        base = path.strip("/")
+        for info in files:
+            rel = info.path[len(base) :].lstrip("/") if base else info.path
+            self._fetch(info.path, os.path.join(target, rel), None)
+        return target
+
+    def _fetch(self, path: str, local: str, in_place: str | None) -> None:
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        if in_place is not None and os.path.isfile(in_place):
+            shutil.copyfile(in_place, local)
+        else:
+            self.download_file(path, local)

@@ -1,0 +1,103 @@
+"""A datastore that is a folder on this machine: the embedded default, and AML's well-known names."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+
+from amlflow.storage.base import DatastoreBackend, FileInfo, OutputStaging
+from amlflow.storage.manifest import Manifest, sha256_file
+
+STAGING_FOLDER = ".amlflow-staging"
+
+
+class LocalBackend(DatastoreBackend):
+    """Files under ``root``. Steps on the same machine read them in place, with no copy."""
+
+    kind = "local"
+
+    def __init__(self, name: str, root: str) -> None:
+        super().__init__(name)
+        self.root = os.path.abspath(root)
+
+    def _full(self, path: str) -> str:
+        full = os.path.normpath(os.path.join(self.root, path.strip("/")))
+        if full != self.root and not full.startswith(self.root + os.sep):
+            raise ValueError(f"datastore {self.name!r}: path {path!r} leaves the datastore")
+        return full
+
+    def uri(self, path: str) -> str:
+        return "file://" + self._full(path)
+
+    def local_path(self, path: str) -> str | None:
+        return self._full(path)
+
+    def list_files(self, prefix: str) -> list[FileInfo]:
+        full = self._full(prefix)
+        if os.path.isfile(full):
+            return [self._info(full)]
+        found = []
+        for root, dirs, names in os.walk(full):
+            dirs[:] = [d for d in dirs if d != STAGING_FOLDER]
+            found.extend(self._info(os.path.join(root, n)) for n in names)
+        return sorted(found, key=lambda f: f.path)
+
+    def _info(self, full: str) -> FileInfo:
+        rel = os.path.relpath(full, self.root).replace(os.sep, "/")
+        return FileInfo(rel, os.path.getsize(full), sha256_file(full))
+
+    def read_bytes(self, path: str) -> bytes:
+        with open(self._full(path), "rb") as handle:
+            return handle.read()
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        full = self._full(path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".tmp-")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, full)
+
+    def upload_file(self, local_path: str, path: str) -> None:
+        full = self._full(path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        tmp = f"{full}.tmp-{uuid.uuid4().hex}"
+        shutil.copyfile(local_path, tmp)
+        os.replace(tmp, full)
+
+    def download_file(self, path: str, local_path: str) -> None:
+        os.makedirs(os.path.dirname(local_path) or ".", exist_ok=True)
+        shutil.copyfile(self._full(path), local_path)
+
+    def delete(self, path: str) -> None:
+        full = self._full(path)
+        if os.path.isfile(full):
+            os.remove(full)
+
+    def stage_output(self, path: str) -> OutputStaging:
+        staging = os.path.join(self.root, STAGING_FOLDER, uuid.uuid4().hex)
+        os.makedirs(staging)
+        return _LocalStaging(self, path, staging)
+
+
+class _LocalStaging(OutputStaging):
+    """Written in a staging folder of the same datastore, then moved into place with one rename."""
+
+    backend: LocalBackend
+
+    def commit(self) -> Manifest:
+        manifest = Manifest.of_folder(self.local_dir)
+        final = self.backend._full(self.path)
+        # An earlier try may have committed or half-moved this output: un-commit it before replacing.
+        self.backend.delete(Manifest.path_for(self.path))
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.rename(self.local_dir, final)
+        self.backend.write_manifest(self.path, manifest)
+        return manifest
+
+    def abort(self) -> None:
+        shutil.rmtree(self.local_dir, ignore_errors=True)

@@ -1,0 +1,63 @@
+"""Test session set-up: one private AIRFLOW_HOME (SQLite, our XCom backend), migrated once.
+
+The environment is set at import time, before anything imports Airflow: Airflow reads its
+configuration once, when first imported.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOME = tempfile.mkdtemp(prefix="amlflow-test-home-")
+DAGS = os.path.join(HOME, "dags")
+os.makedirs(DAGS)
+
+AIRFLOW_ENV = {
+    "AIRFLOW_HOME": HOME,
+    "AIRFLOW__CORE__DAGS_FOLDER": DAGS,
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__CORE__XCOM_BACKEND": "amlflow.xcom.PipelineDataXComBackend",
+    "AIRFLOW__CORE__MIGHT_CONTAIN_DAG_CALLABLE": "amlflow.discovery.might_contain_dag",
+    "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+    "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+}
+os.environ.update(AIRFLOW_ENV)
+sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> str:
+    """A migrated metadata database in the session's AIRFLOW_HOME."""
+    subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "airflow"), "db", "migrate"],
+        check=True,
+        capture_output=True,
+        env=os.environ.copy(),
+    )
+    return HOME
+
+
+@pytest.fixture(scope="session")
+def dags_folder(airflow_db: str) -> str:
+    return DAGS
+
+
+@pytest.fixture
+def datastore_root() -> str:
+    from amlflow import config
+
+    return config.local_datastore_root()
+
+
+def install_dag(source: str, name: str | None = None) -> str:
+    """Copy a DAG file (and its folder of scripts, if it has one) into the session's dags folder."""
+    target = os.path.join(DAGS, name or os.path.basename(source))
+    shutil.copyfile(source, target)
+    return target

@@ -1,0 +1,64 @@
+"""Running pipelines through Airflow in tests: load a DAG from its file and run it with ``dag.test``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from amlflow.storage import get_backend
+from amlflow.storage.location import DataLocation
+
+
+def load_dag(dag_file: str, dag_id: str):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=dag_file, safe_mode=True)
+    assert not bag.import_errors, bag.import_errors
+    return bag.get_dag(dag_id)
+
+
+def run_dag(dag_file: str, dag_id: str, conf: dict[str, Any] | None = None):
+    """Run the DAG once with ``dag.test`` (real task runner, our XCom backend); return the DagRun."""
+    dag = load_dag(dag_file, dag_id)
+    return dag.test(run_conf=conf or {})
+
+
+def task_states(dag_run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
+
+
+def output_location(dag_run, task_id: str, key: str) -> DataLocation | None:
+    """The committed output a task pushed, read back from the metadata database."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key)
+            .one_or_none()
+        )
+        if row is None:
+            return None
+        value = row.value if not isinstance(row.value, str) else json.loads(row.value)
+    return DataLocation.from_xcom(value) if DataLocation.is_xcom(value) else None
+
+
+def raw_xcom(dag_run, task_id: str, key: str) -> str | None:
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        row = (
+            session.query(XComModel)
+            .filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, task_id=task_id, key=key)
+            .one_or_none()
+        )
+        return None if row is None else (row.value if isinstance(row.value, str) else json.dumps(row.value))
+
+
+def local_output(location: DataLocation) -> str:
+    path = get_backend(location.datastore).local_path(location.path)
+    assert path is not None and os.path.isdir(path)
+    return path
