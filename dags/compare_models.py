@@ -47,7 +47,14 @@ trainStep = PythonScriptStep(
 )
 extractStep = PythonScriptStep(
     script_name="extract.py",
-    arguments=["--input_data", blob_input_data, "--models", processed_data1, "--output_extract", processed_data2],
+    arguments=[
+        "--input_data",
+        blob_input_data,
+        "--models",
+        processed_data1,
+        "--output_extract",
+        processed_data2,
+    ],
     inputs=[blob_input_data, processed_data1],
     outputs=[processed_data2],
     compute_target=compute_target,
@@ -56,10 +63,14 @@ extractStep = PythonScriptStep(
 compareStep = PythonScriptStep(
     script_name="compare.py",
     arguments=[
-        "--comp_data1", processed_data1,
-        "--comp_data2", processed_data2,
-        "--output_data", out_data3,
-        "--param1", pipeline_param,
+        "--comp_data1",
+        processed_data1,
+        "--comp_data2",
+        processed_data2,
+        "--output_data",
+        out_data3,
+        "--param1",
+        pipeline_param,
     ],
     inputs=[processed_data1, processed_data2],
     outputs=[out_data3],

@@ -14,6 +14,9 @@ import tempfile
 
 import pytest
 
+#: Fixture modules that start real services once per session; add yours here.
+pytest_plugins: list[str] = []
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOME = tempfile.mkdtemp(prefix="amlflow-test-home-")
 DAGS = os.path.join(HOME, "dags")

@@ -18,7 +18,10 @@ mean_x, mean_y = sum(xs) / len(xs), sum(ys) / len(ys)
 slope = sum((x - mean_x) * (y - mean_y) for x, y in train) / sum((x - mean_x) ** 2 for x in xs)
 
 os.makedirs(args.output, exist_ok=True)
-models = {"baseline": {"slope": 0.0, "intercept": mean_y}, "linear": {"slope": slope, "intercept": mean_y - slope * mean_x}}
+models = {
+    "baseline": {"slope": 0.0, "intercept": mean_y},
+    "linear": {"slope": slope, "intercept": mean_y - slope * mean_x},
+}
 for name, model in models.items():
     with open(os.path.join(args.output, f"{name}.json"), "w") as handle:
         json.dump(model, handle)

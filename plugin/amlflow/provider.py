@@ -43,8 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                         "default_datastore",
                     ),
                     "local_datastore_root": _option(
-                        "Folder of the datastores that have no Airflow connection (empty: "
-                        "$AIRFLOW_HOME/datastores).",
+                        "Folder of the datastores that have no Airflow connection (empty: $AIRFLOW_HOME/datastores).",
                         "local_datastore_root",
                         example="/data/amlflow",
                     ),

@@ -78,4 +78,10 @@ def _offload(data: bytes, dag_id: str, run_id: str, task_id: str, key: str, map_
     index = "" if map_index in (None, -1) else f"{map_index}-"
     path = f"{run_path(dag_id, run_id)}/{task_id}/xcom/{index}{key}-{uuid.uuid4().hex}.json"
     backend.write_bytes(path, data)
-    return {MARKER: OFFLOADED, "datastore": datastore, "path": path, "uri": backend.uri(path), "size": len(data)}
+    return {
+        MARKER: OFFLOADED,
+        "datastore": datastore,
+        "path": path,
+        "uri": backend.uri(path),
+        "size": len(data),
+    }

@@ -23,7 +23,11 @@ def example_run(dags_folder):
 
 
 def test_every_step_succeeds(example_run):
-    assert task_states(example_run) == {"train.py": "success", "extract.py": "success", "compare.py": "success"}
+    assert task_states(example_run) == {
+        "train.py": "success",
+        "extract.py": "success",
+        "compare.py": "success",
+    }
 
 
 def test_parameter_run_value_reaches_the_script_as_argument_and_environment(example_run):
@@ -51,7 +55,11 @@ def test_downstream_steps_read_exactly_what_upstream_steps_wrote(example_run):
 def test_every_output_has_its_manifest_under_a_run_scoped_path(example_run):
     from amlflow.storage import get_backend
 
-    for task_id, key in (("train.py", "processed_data1"), ("extract.py", "processed_data2"), ("compare.py", "out_data3")):
+    for task_id, key in (
+        ("train.py", "processed_data1"),
+        ("extract.py", "processed_data2"),
+        ("compare.py", "out_data3"),
+    ):
         location = output_location(example_run, task_id, key)
         assert location.path.startswith("amlflow/Compare_Models/")
         assert location.path.endswith(f"/{task_id}/{key}")

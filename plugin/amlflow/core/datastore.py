@@ -97,7 +97,11 @@ class Datastore:
         return DataReference(datastore=self, path_on_datastore=target_path)
 
     def upload(
-        self, src_dir: str, target_path: str | None = None, overwrite: bool = False, show_progress: bool = True
+        self,
+        src_dir: str,
+        target_path: str | None = None,
+        overwrite: bool = False,
+        show_progress: bool = True,
     ) -> DataReference:
         """Upload every file under ``src_dir`` to ``target_path``."""
         from amlflow.data.data_reference import DataReference

@@ -50,11 +50,16 @@ class Workspace:
         self._default_datastore: str | None = None
 
     def __repr__(self) -> str:
-        return f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, resource_group={self.resource_group!r})"
+        return (
+            f"Workspace.create(name={self.name!r}, subscription_id={self.subscription_id!r}, "
+            f"resource_group={self.resource_group!r})"
+        )
 
     # -- constructors Azure ML users call ----------------------------------------------------------
     @staticmethod
-    def from_config(path: str | None = None, auth: Any = None, _logger: Any = None, _file_name: str | None = None) -> Workspace:
+    def from_config(
+        path: str | None = None, auth: Any = None, _logger: Any = None, _file_name: str | None = None
+    ) -> Workspace:
         """Read ``config.json`` (searched in ``path`` and its parents, as Azure ML does), or the default."""
         found = _find_config(path or os.getcwd(), _file_name or CONFIG_FILE)
         if found is None:

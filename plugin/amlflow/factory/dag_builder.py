@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from amlflow.factory.step_specs import argument_specs, input_specs, output_specs, value_spec
-from amlflow.pipeline.steps.python_script_step import PythonScriptStep, parameter_env_name
+from amlflow.factory.step_specs import input_specs, output_specs
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG, BaseOperator
@@ -55,6 +54,7 @@ def build_dag(
 
 def _task(step: PipelineStep, pipeline: Pipeline) -> BaseOperator:
     from amlflow.core.compute import resolve_compute
+    from amlflow.factory.translators import translator_for
 
     compute = resolve_compute(pipeline.workspace, getattr(step, "compute_target", None))
     placement = compute.task_placement() if compute is not None else {}
@@ -67,19 +67,7 @@ def _task(step: PipelineStep, pipeline: Pipeline) -> BaseOperator:
         "outputs": output_specs(step, pipeline.default_datastore_name),
         **placement,
     }
-    if isinstance(step, PythonScriptStep):
-        from amlflow.operators.python_script import PythonScriptStepOperator
-
-        env_params = {parameter_env_name(p.name): value_spec(p) for p in step.parameters()}
-        env_params.update({parameter_env_name(k): value_spec(v) for k, v in step.params.items()})
-        return PythonScriptStepOperator(
-            script_name=step.script_name,
-            source_directory=step.source_directory(pipeline.default_source_directory),
-            arguments=argument_specs(step),
-            step_params=env_params,
-            **common,
-        )
-    raise TypeError(f"step {step.name!r}: amlflow cannot run steps of kind {step.kind}")
+    return translator_for(step)(step, pipeline, common)
 
 
 def _compute_spec(compute: Any) -> dict[str, Any] | None:

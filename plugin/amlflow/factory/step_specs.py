@@ -15,7 +15,7 @@ from amlflow.pipeline.core.graph import PipelineParameter
 
 
 def parameter_template(param: PipelineParameter) -> str:
-    return "{{ params[%r] }}" % param.name
+    return "{{ params[" + repr(param.name) + "] }}"
 
 
 def value_spec(value: Any) -> str:

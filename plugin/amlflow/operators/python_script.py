@@ -64,9 +64,7 @@ class PythonScriptStepOperator(BaseOperator):
         ti = context["ti"]
         workdir = tempfile.mkdtemp(prefix=f"amlflow-{self.task_id}-")
         try:
-            input_paths = {
-                spec["name"]: stage_input(spec, locate_input(spec, ti), workdir) for spec in self.inputs
-            }
+            input_paths = {spec["name"]: stage_input(spec, locate_input(spec, ti), workdir) for spec in self.inputs}
             with StagedOutputs(self.outputs, ti.dag_id, ti.run_id, ti.task_id) as outputs:
                 output_paths = outputs.local_paths()
                 self._run_script(input_paths, output_paths)
@@ -82,7 +80,11 @@ class PythonScriptStepOperator(BaseOperator):
         script = os.path.join(self.source_directory, self.script_name)
         self.log.info("Running %s %s in %s", self.script_name, " ".join(argv), self.source_directory)
         self._process = ScriptProcess(
-            [sys.executable, script, *argv], self.source_directory, env, self.log, config.get_int("stderr_tail_lines")
+            [sys.executable, script, *argv],
+            self.source_directory,
+            env,
+            self.log,
+            config.get_int("stderr_tail_lines"),
         )
         result = self._process.run()
         if result.returncode != 0:

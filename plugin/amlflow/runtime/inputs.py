@@ -45,6 +45,8 @@ def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], wor
         local = backend.materialize(path, target)
         log.info("Input %s: downloaded %s to %s", spec["name"], backend.uri(path), local)
         return local
-    local = backend.materialize(path, None if backend.local_path(path) else os.path.join(workdir, "mounts", spec["name"]))
+    local = backend.materialize(
+        path, None if backend.local_path(path) else os.path.join(workdir, "mounts", spec["name"])
+    )
     log.info("Input %s: %s at %s", spec["name"], backend.uri(path), local)
     return local

@@ -38,10 +38,20 @@ class StagedOutputs:
             manifest = staging.commit()
             backend = staging.backend
             committed[name] = DataLocation(
-                backend.name, staging.path, backend.uri(staging.path), manifest.fingerprint, manifest.total_size
+                backend.name,
+                staging.path,
+                backend.uri(staging.path),
+                manifest.fingerprint,
+                manifest.total_size,
             )
             del self._staged[name]
-            log.info("Output %s committed: %d files, %d bytes at %s", name, len(manifest.files), manifest.total_size, committed[name].uri)
+            log.info(
+                "Output %s committed: %d files, %d bytes at %s",
+                name,
+                len(manifest.files),
+                manifest.total_size,
+                committed[name].uri,
+            )
         return committed
 
     def abort(self) -> None:

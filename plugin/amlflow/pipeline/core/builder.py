@@ -226,10 +226,15 @@ class PipelineStep:
         output_objects = {id(o) for o in self._outputs}
         for arg in self._arguments:
             if isinstance(arg, DataReference | InputPortBinding) and id(arg) not in input_objects:
-                errors.append(("arguments", f"input {input_port_name(arg)!r} appears in arguments but is not in inputs"))
+                errors.append(
+                    ("arguments", f"input {input_port_name(arg)!r} appears in arguments but is not in inputs")
+                )
             elif isinstance(arg, PipelineData) and id(arg) not in input_objects | output_objects:
                 errors.append(
-                    ("arguments", f"PipelineData {arg.name!r} appears in arguments but is not in inputs or outputs")
+                    (
+                        "arguments",
+                        f"PipelineData {arg.name!r} appears in arguments but is not in inputs or outputs",
+                    )
                 )
         return errors
 

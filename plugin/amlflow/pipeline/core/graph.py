@@ -8,7 +8,12 @@ if TYPE_CHECKING:
     from airflow.sdk import DAG
 
 #: JSON-schema type of each default type a PipelineParameter accepts (bool before int: bool is an int).
-PARAMETER_TYPES: tuple[tuple[type, str], ...] = ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string"))
+PARAMETER_TYPES: tuple[tuple[type, str], ...] = (
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "number"),
+    (str, "string"),
+)
 
 
 class PipelineParameter:

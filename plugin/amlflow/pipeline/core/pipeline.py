@@ -139,7 +139,11 @@ class Pipeline:
             for data in step.upstream_data():
                 producers = [p for p in data._producers if id(p) in members]
                 if not producers:
-                    add(step, "inputs", f"PipelineData {data.name!r} is consumed but no step of the pipeline produces it")
+                    add(
+                        step,
+                        "inputs",
+                        f"PipelineData {data.name!r} is consumed but no step of the pipeline produces it",
+                    )
             for output in step.outputs:
                 producers = [p for p in getattr(output, "_producers", []) if id(p) in members]
                 if len(producers) > 1 and producers[0] is not step:

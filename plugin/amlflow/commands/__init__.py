@@ -1,0 +1,1 @@
+"""Sub-commands of the ``amlflow`` command line (see ``amlflow.cli``)."""
