@@ -18,6 +18,8 @@ from tests.pipelines import local_output, output_location, run_dag, task_states
 def example_run(dags_folder):
     shutil.copytree(os.path.join(ROOT, "dags", "compare_models"), os.path.join(DAGS, "compare_models"))
     dag_file = shutil.copy(os.path.join(ROOT, "dags", "compare_models.py"), DAGS)
+    with open(os.path.join(DAGS, ".airflowignore"), "a") as handle:
+        handle.write("compare_models/\n")
     subprocess.run([sys.executable, os.path.join(DAGS, "compare_models", "upload_data.py")], check=True)
     return run_dag(dag_file, "Compare_Models", {"pipeline_arg": 1})
 
