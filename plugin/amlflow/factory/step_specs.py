@@ -7,10 +7,11 @@ Airflow renders each run's value and shows it under "Rendered Template".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from amlflow.data.data_reference import DataReference
-from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_data
+from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_data, input_port_name
 from amlflow.pipeline.core.graph import PipelineParameter
 
 
@@ -69,19 +70,28 @@ def output_specs(step: PipelineStep, default_datastore: str | None) -> list[dict
     ]
 
 
+def data_value_spec(step: PipelineStep) -> Callable[[Any], Any]:
+    """A function giving one argument-like value's spec: data as ``{"input": port}`` / ``{"output": port}``,
+    parameters as Jinja, anything else as its string."""
+    # A binding or reference matches the input of the same port name (users often write ``data.as_download()``
+    # twice); a PipelineData matches by identity, as it may be an input or an output.
+    renamed = dict(zip((input_port_name(i) for i in step.inputs), step.input_names(), strict=True))
+    in_data = {id(input_data(i)): port for i, port in zip(step.inputs, step.input_names(), strict=True)}
+    out_ports = {id(o): o.output_name for o in step.outputs}
+
+    def spec(arg: Any) -> Any:
+        if isinstance(arg, DataReference | InputPortBinding) and input_port_name(arg) in renamed:
+            return {"input": renamed[input_port_name(arg)]}
+        if isinstance(arg, PipelineData) and id(arg) in in_data:
+            return {"input": in_data[id(arg)]}
+        if isinstance(arg, PipelineData):
+            return {"output": out_ports[id(arg)]}
+        return value_spec(arg)
+
+    return spec
+
+
 def argument_specs(step: PipelineStep) -> list[Any]:
     """``arguments`` with data as ``{"input": port}`` / ``{"output": port}`` and parameters as Jinja."""
-    in_ports = {}
-    for item, port in zip(step.inputs, step.input_names(), strict=True):
-        in_ports[id(item)] = port
-        in_ports.setdefault(id(input_data(item)), port)
-    out_ports = {id(o): o.output_name for o in step.outputs}
-    specs: list[Any] = []
-    for arg in step.arguments:
-        if isinstance(arg, DataReference | InputPortBinding | PipelineData) and id(arg) in in_ports:
-            specs.append({"input": in_ports[id(arg)]})
-        elif isinstance(arg, PipelineData):
-            specs.append({"output": out_ports[id(arg)]})
-        else:
-            specs.append(value_spec(arg))
-    return specs
+    spec = data_value_spec(step)
+    return [spec(arg) for arg in step.arguments]

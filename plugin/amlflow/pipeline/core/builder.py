@@ -222,19 +222,18 @@ class PipelineStep:
         for item in self._outputs:
             if not isinstance(item, PipelineData):
                 errors.append(("outputs", f"{item!r} is not a PipelineData"))
-        input_objects = {id(i) for i in self._inputs} | {id(input_data(i)) for i in self._inputs}
-        output_objects = {id(o) for o in self._outputs}
+        # A binding or reference in arguments matches the input of the same port name (users often write
+        # ``data.as_download()`` twice); a PipelineData matches by identity, as it may be an input or an output.
+        input_ports = {input_port_name(i) for i in self._inputs}
+        data_objects = {id(input_data(i)) for i in self._inputs} | {id(o) for o in self._outputs}
         for arg in self._arguments:
-            if isinstance(arg, DataReference | InputPortBinding) and id(arg) not in input_objects:
+            if isinstance(arg, DataReference | InputPortBinding) and input_port_name(arg) not in input_ports:
                 errors.append(
                     ("arguments", f"input {input_port_name(arg)!r} appears in arguments but is not in inputs")
                 )
-            elif isinstance(arg, PipelineData) and id(arg) not in input_objects | output_objects:
+            elif isinstance(arg, PipelineData) and id(arg) not in data_objects:
                 errors.append(
-                    (
-                        "arguments",
-                        f"PipelineData {arg.name!r} appears in arguments but is not in inputs or outputs",
-                    )
+                    ("arguments", f"PipelineData {arg.name!r} appears in arguments but is not in inputs or outputs")
                 )
         return errors
 

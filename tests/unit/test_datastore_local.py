@@ -1,0 +1,59 @@
+"""Datastore upload_files / upload / download on the embedded local datastore, with Azure ML's rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlflow.core import Datastore, Workspace
+
+
+@pytest.fixture
+def store(monkeypatch, tmp_path) -> Datastore:
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
+    from amlflow.storage.registry import forget_backends
+
+    forget_backends()
+    yield Datastore(Workspace(), "workspaceblobstore")
+    forget_backends()
+
+
+@pytest.fixture
+def files(tmp_path):
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.csv").write_text("a")
+    (src / "sub" / "b.csv").write_text("b")
+    return src
+
+
+def test_upload_files_keeps_paths_relative_to_their_common_folder(store, files, tmp_path):
+    ref = store.upload_files([str(files / "a.csv"), str(files / "sub" / "b.csv")], target_path="data")
+    assert ref.path_on_datastore == "data" and ref.datastore == store
+    assert [f.path for f in store.backend.list_files("data")] == ["data/a.csv", "data/sub/b.csv"]
+    assert (tmp_path / "stores" / "workspaceblobstore" / "data" / "sub" / "b.csv").read_text() == "b"
+
+
+def test_upload_does_not_overwrite_unless_asked(store, files):
+    store.upload(str(files), target_path="d")
+    (files / "a.csv").write_text("changed")
+    store.upload(str(files), target_path="d")
+    assert store.backend.read_bytes("d/a.csv") == b"a"
+    store.upload(str(files), target_path="d", overwrite=True)
+    assert store.backend.read_bytes("d/a.csv") == b"changed"
+
+
+def test_download_recreates_datastore_paths_and_skips_existing_files(store, files, tmp_path):
+    store.upload(str(files), target_path="d")
+    target = tmp_path / "out"
+    assert store.download(str(target), prefix="d") == 2
+    assert (target / "d" / "sub" / "b.csv").read_text() == "b"
+    (target / "d" / "a.csv").write_text("local edit")
+    assert store.download(str(target), prefix="d") == 0
+    assert (target / "d" / "a.csv").read_text() == "local edit"
+    assert store.download(str(target), prefix="d", overwrite=True) == 2
+    assert (target / "d" / "a.csv").read_text() == "a"
+
+
+def test_paths_cannot_leave_the_datastore(store):
+    with pytest.raises(ValueError, match="leaves the datastore"):
+        store.backend.read_bytes("../../etc/passwd")
