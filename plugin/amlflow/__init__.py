@@ -22,6 +22,7 @@ _EXPORTS = {
     "Workspace": "amlflow.core.workspace",
     "Datastore": "amlflow.core.datastore",
     "ComputeTarget": "amlflow.core.compute",
+    "Run": "amlflow.core.run",
     "AmlCompute": "amlflow.core.compute",
     "DataReference": "amlflow.data.data_reference",
     "Pipeline": "amlflow.pipeline.core.pipeline",

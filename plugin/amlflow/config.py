@@ -16,6 +16,7 @@ DEFAULTS: dict[str, str] = {
     "xcom_offload_threshold": "65536",
     "stderr_tail_lines": "20",
     "transfer_concurrency": "8",
+    "snapshot_cache_dir": "",
 }
 
 

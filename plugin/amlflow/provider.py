@@ -61,6 +61,12 @@ def get_provider_info() -> dict[str, Any]:
                     "transfer_concurrency": _option(
                         "Parallel connections per blob upload or download.", "transfer_concurrency", "integer"
                     ),
+                    "snapshot_cache_dir": _option(
+                        "Local folder of step source snapshots, one folder per content hash "
+                        "(empty: $AIRFLOW_HOME/cache/snapshots).",
+                        "snapshot_cache_dir",
+                        example="/var/cache/amlflow/snapshots",
+                    ),
                 },
             }
         },

@@ -13,17 +13,28 @@ from airflow.sdk import BaseOperator
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError
+from amlflow.runtime import reuse
 from amlflow.runtime.arguments import data_environment, resolve_argv
+from amlflow.runtime.artifacts import METRICS_XCOM_KEY, StepArtifacts, read_metrics, small_metrics
+from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, stage_input
 from amlflow.runtime.outputs import StagedOutputs
 from amlflow.runtime.script import ScriptProcess
+from amlflow.runtime.snapshot import Snapshot, snapshot_for_run
+from amlflow.storage.location import DataLocation
 
 
 class PythonScriptStepOperator(BaseOperator):
     """Run ``script_name`` from ``source_directory`` with Azure ML's argv and environment.
 
+    A try: locate inputs, snapshot the source directory (``runtime.snapshot``), fingerprint the step
+    (``runtime.fingerprint``); reuse an earlier committed run with that fingerprint (``runtime.reuse``),
+    or stage inputs, run the script in a copy of the snapshot, commit outputs, upload logs and metrics
+    (``runtime.artifacts``) and index the run for reuse. XComs: one DataLocation per output,
+    ``amlflow_reuse`` (reused or not, and from which run), ``amlflow_metrics`` (small metrics).
+
     :param script_name: the script, relative to ``source_directory``.
-    :param source_directory: the folder the script runs in (its working directory).
+    :param source_directory: the folder whose snapshot the script runs in (its working directory).
     :param arguments: the argv: strings (Jinja-rendered) and ``{"input": port}`` / ``{"output": port}``.
     :param inputs: input specs (see ``amlflow.factory.step_specs``).
     :param outputs: output specs; each is committed atomically after the script succeeds.
@@ -62,29 +73,91 @@ class PythonScriptStepOperator(BaseOperator):
 
     def execute(self, context: Any) -> None:
         ti = context["ti"]
-        workdir = tempfile.mkdtemp(prefix=f"amlflow-{self.task_id}-")
-        try:
-            input_paths = {spec["name"]: stage_input(spec, locate_input(spec, ti), workdir) for spec in self.inputs}
-            with StagedOutputs(self.outputs, ti.dag_id, ti.run_id, ti.task_id) as outputs:
-                output_paths = outputs.local_paths()
-                self._run_script(input_paths, output_paths)
-                committed = outputs.commit()
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        located = [(spec, locate_input(spec, ti)) for spec in self.inputs]
+        snapshot = snapshot_for_run(self.source_directory, ti.dag_id, ti.run_id, self.task_id)
+        if not snapshot.contains(self.script_name):
+            raise StepFailedError(
+                f"step {self.task_id!r}, field 'script_name': {self.script_name} is not in the snapshot of "
+                f"{self.source_directory} (missing, outside the folder, or excluded by .amlignore/.gitignore)"
+            )
+        fingerprint = step_fingerprint(
+            kind="PythonScriptStep",
+            name=self.task_id,
+            code=snapshot.content_hash,
+            script_name=self.script_name,
+            arguments=self.arguments,
+            params=self.step_params,
+            compute=self.compute_target,
+            inputs=located,
+            outputs=self.outputs,
+        )
+        earlier = self._reusable_run(fingerprint, context["dag_run"].conf)
+        if earlier is not None:
+            self.log.info(
+                "Reusing the outputs of %s (same fingerprint %s): the script does not run",
+                earlier.describe(),
+                fingerprint,
+            )
+            committed = earlier.outputs
+            metrics = read_metrics(earlier.dag_id, earlier.run_id, earlier.task_id)
+        else:
+            committed, metrics = self._run(ti, snapshot, located)
+            if self.allow_reuse:
+                reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
         for name, location in committed.items():
             ti.xcom_push(key=name, value=location.to_xcom())
+        ti.xcom_push(key=reuse.REUSE_XCOM_KEY, value=reuse.reuse_xcom(fingerprint, earlier))
+        if metrics:
+            ti.xcom_push(key=METRICS_XCOM_KEY, value=small_metrics(metrics))
 
-    def _run_script(self, input_paths: dict[str, str], output_paths: dict[str, str]) -> None:
+    def _reusable_run(self, fingerprint: str, conf: dict[str, Any] | None) -> reuse.ReuseEntry | None:
+        if not self.allow_reuse:
+            self.log.info("allow_reuse=False: the step runs (fingerprint %s)", fingerprint)
+            return None
+        if reuse.regenerate_requested(conf):
+            self.log.info("The run asked for regenerate_outputs: the step runs (fingerprint %s)", fingerprint)
+            return None
+        return reuse.find_reusable(fingerprint, [spec["name"] for spec in self.outputs])
+
+    def _run(
+        self, ti: Any, snapshot: Snapshot, located: list[tuple[dict[str, Any], Any]]
+    ) -> tuple[dict[str, DataLocation], dict[str, Any]]:
+        """Stage inputs, run the script in a copy of the snapshot, commit outputs, upload artifacts."""
+        workdir = tempfile.mkdtemp(prefix=f"amlflow-{self.task_id}-")
+        try:
+            artifacts = StepArtifacts(workdir, ti.dag_id, ti.run_id, ti.task_id)
+            try:
+                input_paths = {spec["name"]: stage_input(spec, where, workdir) for spec, where in located}
+                uploads = [(spec, input_paths[spec["name"]]) for spec in self.inputs if spec.get("mode") == "upload"]
+                with StagedOutputs(self.outputs, ti.dag_id, ti.run_id, ti.task_id, uploads) as outputs:
+                    cwd = snapshot.checkout(os.path.join(workdir, "source"))
+                    self._run_script(cwd, input_paths, outputs.local_paths(), artifacts)
+                    committed = outputs.commit()
+            finally:
+                # A failed script's logs and metrics are kept too: they say why it failed.
+                metrics = artifacts.upload()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        return committed, metrics
+
+    def _run_script(
+        self, cwd: str, input_paths: dict[str, str], output_paths: dict[str, str], artifacts: StepArtifacts
+    ) -> None:
         argv = resolve_argv(self.arguments, input_paths, output_paths)
-        env = {**os.environ, **data_environment(input_paths, output_paths), **self.step_params}
-        script = os.path.join(self.source_directory, self.script_name)
-        self.log.info("Running %s %s in %s", self.script_name, " ".join(argv), self.source_directory)
+        env = {
+            **os.environ,
+            **data_environment(input_paths, output_paths),
+            **artifacts.environment(),
+            **self.step_params,
+        }
+        self.log.info("Running %s %s (snapshot of %s)", self.script_name, " ".join(argv), self.source_directory)
         self._process = ScriptProcess(
-            [sys.executable, script, *argv],
-            self.source_directory,
+            [sys.executable, os.path.join(cwd, self.script_name), *argv],
+            cwd,
             env,
             self.log,
             config.get_int("stderr_tail_lines"),
+            artifacts.log_files,
         )
         result = self._process.run()
         if result.returncode != 0:

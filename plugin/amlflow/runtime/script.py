@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import os
 import signal
@@ -22,8 +23,18 @@ class ScriptResult:
 class ScriptProcess:
     """One child process in its own process group, so a kill stops the script and all it started."""
 
-    def __init__(self, argv: list[str], cwd: str, env: dict[str, str], log: logging.Logger, tail_lines: int) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        cwd: str,
+        env: dict[str, str],
+        log: logging.Logger,
+        tail_lines: int,
+        log_files: tuple[str, str] | None = None,
+    ) -> None:
+        """``log_files``: where to also keep stdout and stderr, e.g. to upload them as run artifacts."""
         self._argv = argv
+        self._log_files = log_files
         self._cwd = cwd
         self._env = env
         self._log = log
@@ -52,13 +63,16 @@ class ScriptProcess:
         return ScriptResult(returncode, list(self._tail))
 
     def _pump(self, stream, is_stderr: bool) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").rstrip("\n")
-            if is_stderr:
-                self._tail.append(line)
-                self._log.warning("[stderr] %s", line)
-            else:
-                self._log.info("[stdout] %s", line)
+        with open(self._log_files[is_stderr], "wb") if self._log_files else contextlib.nullcontext() as copy:
+            for raw in iter(stream.readline, b""):
+                if copy is not None:
+                    copy.write(raw)
+                line = raw.decode(errors="replace").rstrip("\n")
+                if is_stderr:
+                    self._tail.append(line)
+                    self._log.warning("[stderr] %s", line)
+                else:
+                    self._log.info("[stdout] %s", line)
         stream.close()
 
     def kill(self) -> None:

@@ -43,3 +43,33 @@ def output_path(dag_id: str, run_id: str, step: str, output: str) -> str:
 
 def run_path(dag_id: str, run_id: str) -> str:
     return "/".join(("amlflow", _safe(dag_id), _safe(run_id)))
+
+
+#: Folder of a step's own artifacts (logs, metrics). The hyphen keeps it apart from output folders,
+#: whose names are words (letters, digits, underscores).
+ARTIFACTS_FOLDER = "amlflow-artifacts"
+
+
+def step_path(dag_id: str, run_id: str, step: str) -> str:
+    """The run-scoped folder of one step: its outputs and its ``amlflow-artifacts`` folder."""
+    return "/".join((run_path(dag_id, run_id), _safe(step)))
+
+
+def artifact_path(dag_id: str, run_id: str, step: str, name: str) -> str:
+    """``amlflow/<dag_id>/<run_id>/<step>/amlflow-artifacts/<name>``: a step's log or metrics file."""
+    return "/".join((step_path(dag_id, run_id, step), ARTIFACTS_FOLDER, name))
+
+
+def run_artifact_path(dag_id: str, run_id: str, name: str) -> str:
+    """``amlflow/<dag_id>/<run_id>/amlflow-artifacts/<name>``: what belongs to the pipeline run as a whole."""
+    return "/".join((run_path(dag_id, run_id), ARTIFACTS_FOLDER, name))
+
+
+def reuse_index_path(fingerprint: str) -> str:
+    """The reuse index entry of a step fingerprint (beside ``amlflow/``, so no DAG id can collide)."""
+    return f"amlflow-reuse/{fingerprint[:2]}/{fingerprint}.json"
+
+
+def snapshot_path(content_hash: str) -> str:
+    """The stored copy of a source directory with this content hash."""
+    return f"amlflow-snapshots/{content_hash}"
