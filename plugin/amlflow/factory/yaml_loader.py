@@ -1,0 +1,302 @@
+"""A YAML pipeline definition -> ``Pipeline`` -> Airflow DAG, every problem reported at its line.
+
+The YAML form mirrors the Python API one to one (README "YAML pipelines"): ``computes``,
+``data_references``, ``pipeline_data`` and ``parameters`` declare the objects a Python file would
+create; each step is ``kind`` (a class of ``amlflow.pipeline.steps``) plus that class's constructor
+arguments, in which ``$data.<name>``, ``$param.<name>``, ``$datastore.<name>`` and
+``$compute.<name>`` stand for the declared objects. The ``Pipeline`` is then checked by
+``Pipeline.validate()`` and built by the same factory as a Python pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from amlflow.core.compute import AmlCompute, ComputeTarget
+from amlflow.core.datastore import Datastore
+from amlflow.core.workspace import Workspace
+from amlflow.data.data_reference import DataReference
+from amlflow.exceptions import AmlflowError, ComputeTargetException
+from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
+from amlflow.factory.yaml_kinds import step_kinds
+from amlflow.factory.yaml_schema import REFERENCE_PATTERN, describe, schema_errors
+from amlflow.factory.yaml_source import Path, YamlDocument
+from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_port_name
+from amlflow.pipeline.core.graph import PipelineParameter
+from amlflow.pipeline.core.pipeline import Pipeline
+
+if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
+YAML_SUFFIXES = (".yaml", ".yml")
+_REFERENCE = re.compile(REFERENCE_PATTERN)
+_BINDING_KEYS = {"data", "name", "mode", "path_on_compute", "overwrite"}
+
+
+@dataclass
+class YamlPipeline:
+    """A checked pipeline and how to publish it, read from ``file``."""
+
+    file: str
+    name: str
+    pipeline: Pipeline
+    description: str | None
+    version: str | None
+    published: bool
+    continue_on_step_failure: bool
+    schedule: str | None
+
+    def build_dag(self) -> DAG:
+        """The DAG, as ``pipeline.publish(...)`` (or ``pipeline.as_dag(...)``) would build it."""
+        from amlflow.factory.dag_builder import build_dag
+
+        return build_dag(
+            self.pipeline,
+            self.name,
+            description=self.description,
+            version=self.version,
+            continue_on_step_failure=self.continue_on_step_failure,
+            published=self.published,
+            schedule=self.schedule,
+        )
+
+
+def pipeline_name(path: str) -> str:
+    """A YAML pipeline's DAG id: its file name without the extension."""
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def read_pipeline(path: str, display: str | None = None) -> YamlPipeline:
+    """The pipeline defined at ``path``; raises PipelineDefinitionError listing every problem.
+
+    ``display`` is how messages name the file (default: ``path``).
+    """
+    document, errors = YamlDocument.read(path, display)
+    if document is not None and not errors:
+        errors = schema_errors(document)
+        if not errors:
+            result = _Builder(document, path).build()
+            if isinstance(result, YamlPipeline):
+                return result
+            errors = result
+    raise PipelineDefinitionError(errors)
+
+
+def dag_from_yaml(path: str, display: str | None = None) -> DAG:
+    """The DAG of the YAML pipeline at ``path``; raises PipelineDefinitionError (never a half-built DAG)."""
+    definition = read_pipeline(path, display)
+    try:
+        dag = definition.build_dag()
+        # Airflow checks a DAG (its schedule, say) only when bagging it, and a failure there would be an
+        # import error of the whole loader file: check here, where it is this definition's error.
+        dag.validate()
+    except Exception as exc:
+        raise _whole_file_error(definition, exc) from exc
+    return dag
+
+
+def _whole_file_error(definition: YamlPipeline, exc: Exception) -> PipelineDefinitionError:
+    document, _ = YamlDocument.read(definition.file)
+    field = "schedule" if "Timetable" in type(exc).__name__ else "pipeline"
+    path = [field] if field != "pipeline" else []
+    return PipelineDefinitionError([document.error(path, field, f"{type(exc).__name__}: {exc}")])
+
+
+class _Builder:
+    """Creates the objects a YAML document declares, collecting every error instead of stopping."""
+
+    def __init__(self, document: YamlDocument, path: str) -> None:
+        self.document = document
+        self.spec: dict[str, Any] = document.data
+        self.file = os.path.abspath(path)
+        self.errors: list[DefinitionError] = []
+        self.workspace = Workspace()
+        self.data: dict[str, PipelineData | DataReference] = {}
+        self.params: dict[str, PipelineParameter] = {}
+
+    def fail(self, path: Path, message: str, *, key: bool = False, where: str | None = None) -> None:
+        where = where or describe(self.spec, path)
+        self.errors.append(self.document.error(path, where, message, key=key))
+
+    def build(self) -> YamlPipeline | list[DefinitionError]:
+        spec = self.spec
+        name = spec.get("name", pipeline_name(self.file))
+        if name != pipeline_name(self.file):
+            self.fail(
+                ["name"],
+                f"{name!r} must equal the file name without extension ({pipeline_name(self.file)!r}): "
+                "the loader finds a pipeline by its file name",
+            )
+        self._computes()
+        self._data()
+        self._parameters()
+        steps = self._steps()
+        if self.errors:
+            return sorted(self.errors)
+        default_datastore = spec.get("default_datastore")
+        pipeline = Pipeline(
+            self.workspace,
+            [step for _, step in steps],
+            description=spec.get("description"),
+            default_datastore=Datastore(self.workspace, default_datastore) if default_datastore else None,
+            default_source_directory=spec.get("default_source_directory"),
+        )
+        pipeline.source_file = self.file
+        for line in pipeline.validate():
+            self._validation_error(line, steps)
+        if self.errors:
+            return sorted(self.errors)
+        return YamlPipeline(
+            file=self.document.file,
+            name=name,
+            pipeline=pipeline,
+            description=spec.get("description"),
+            version=spec.get("version"),
+            published=spec.get("published", True),
+            continue_on_step_failure=spec.get("continue_on_step_failure", False),
+            schedule=spec.get("schedule"),
+        )
+
+    # -- declarations ------------------------------------------------------------------------------
+    def _computes(self) -> None:
+        for name, config in (self.spec.get("computes") or {}).items():
+            config = {k: v for k, v in (config or {}).items() if k != "type"}
+            try:
+                ComputeTarget.create(self.workspace, name, AmlCompute.provisioning_configuration(**config))
+            except ComputeTargetException as exc:
+                self.fail(["computes", name], str(exc))
+
+    def _data(self) -> None:
+        for name, config in (self.spec.get("data_references") or {}).items():
+            config = dict(config)
+            datastore = Datastore(self.workspace, config.pop("datastore"))
+            try:
+                self.data[name] = DataReference(datastore=datastore, data_reference_name=name, **config)
+            except AmlflowError as exc:
+                self.fail(["data_references", name], str(exc))
+        for name, config in (self.spec.get("pipeline_data") or {}).items():
+            if name in self.data:
+                self.fail(["pipeline_data", name], f"{name!r} is also a data reference: $data names must be unique")
+                continue
+            config = dict(config or {})
+            datastore = config.pop("datastore", None)
+            try:
+                self.data[name] = PipelineData(
+                    name, datastore=Datastore(self.workspace, datastore) if datastore else None, **config
+                )
+            except AmlflowError as exc:
+                self.fail(["pipeline_data", name], str(exc))
+
+    def _parameters(self) -> None:
+        for name, config in (self.spec.get("parameters") or {}).items():
+            default, declared = config["default"], config.get("type")
+            if declared == "number" and type(default) is int:
+                default = float(default)
+            param = PipelineParameter(name, default)
+            if declared and param.json_type != declared:
+                self.fail(["parameters", name, "default"], f"default {default!r} is not of type {declared}")
+            for problem in param.problems():
+                self.fail(["parameters", name], problem)
+            self.params[name] = param
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _steps(self) -> list[tuple[int, PipelineStep]]:
+        kinds = step_kinds()
+        built: list[tuple[int, PipelineStep]] = []
+        items = self.spec["steps"]
+        for index, item in enumerate(items):
+            cls = kinds[item["kind"]]
+            arguments = {
+                key: self._resolve(value, ["steps", index, key])
+                for key, value in item.items()
+                if key not in ("kind", "run_after")
+            }
+            try:
+                step = cls(**arguments)
+            except (AmlflowError, ValueError, TypeError) as exc:
+                self.fail(["steps", index], f"{item['kind']}: {exc}")
+                continue
+            # Relative paths (source_directory) are taken from the folder of the file that declares the
+            # step; for a YAML pipeline that is the YAML file, not the loader that read it.
+            step._source_file = self.file
+            built.append((index, step))
+        by_name = {step.name: step for _, step in reversed(built)}
+        for index, step in built:
+            for position, other in enumerate(items[index].get("run_after") or []):
+                if other not in by_name:
+                    self.fail(["steps", index, "run_after", position], f"no step is named {other!r}")
+                else:
+                    step.run_after(by_name[other])
+        return built
+
+    def _resolve(self, value: Any, path: list[str | int]) -> Any:
+        """A YAML value with ``$kind.name`` references (and input bindings) replaced by the objects."""
+        if isinstance(value, str) and _REFERENCE.match(value):
+            return self._reference(value, path)
+        if isinstance(value, list):
+            return [self._resolve(v, [*path, i]) for i, v in enumerate(value)]
+        if isinstance(value, dict):
+            if "data" in value and set(value) <= _BINDING_KEYS and isinstance(value["data"], str):
+                return self._binding(value, path)
+            return {k: self._resolve(v, [*path, k]) for k, v in value.items()}
+        return value
+
+    def _reference(self, value: str, path: list[str | int]) -> Any:
+        kind, name = value[1:].split(".", 1)
+        if kind == "datastore":
+            return Datastore(self.workspace, name)
+        table: dict[str, Any] = {
+            "data": self.data,
+            "param": self.params,
+            "compute": self.workspace.compute_targets,
+        }[kind]
+        if name in table:
+            return table[name]
+        section = {"data": "data_references or pipeline_data", "param": "parameters", "compute": "computes"}[kind]
+        known = ", ".join(sorted(table)) or "none"
+        self.fail(path, f"{value}: no {kind} named {name!r} is declared under {section} (declared: {known})")
+        return value
+
+    def _binding(self, value: dict[str, Any], path: list[str | int]) -> Any:
+        data = self._reference(value["data"], [*path, "data"])
+        if not isinstance(data, PipelineData | DataReference):
+            return value
+        try:
+            return InputPortBinding(
+                value.get("name") or input_port_name(data),
+                data,
+                value.get("mode", "mount"),
+                value.get("path_on_compute"),
+                value.get("overwrite"),
+            )
+        except AmlflowError as exc:
+            self.fail(path, str(exc))
+            return value
+
+    def _validation_error(self, line: str, steps: list[tuple[int, PipelineStep]]) -> None:
+        """Place a ``Pipeline.validate()`` line at the step and field it names."""
+        step_name, field, message = split_validation_line(line)
+        index = next((i for i, step in steps if step.name == step_name), None)
+        if index is None or field is None:
+            self.fail([], line, where="pipeline")
+            return
+        item = self.spec["steps"][index]
+        path: list[str | int] = ["steps", index]
+        if field in item:
+            path.append(field)
+            if isinstance(item[field], list):
+                path.extend(_item_naming(item[field], message))
+        self.fail(path, message, where=f"{step_name}.{field}")
+
+
+def _item_naming(items: list[Any], message: str) -> list[int]:
+    """The index of the list item whose data the message names, as ``[i]``; ``[]`` if none does."""
+    names = set(re.findall(r"'(\w+)'", message))
+    for position, item in enumerate(items):
+        text = item.get("data") if isinstance(item, dict) else item
+        if isinstance(text, str) and text.startswith("$data.") and text[6:] in names:
+            return [position]
+    return []

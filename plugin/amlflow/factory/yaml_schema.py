@@ -1,0 +1,259 @@
+"""The JSON Schema of a YAML pipeline, made from the step classes, and schema errors with their location.
+
+``plugin/amlflow/schema/pipeline.schema.json`` is this schema written out for editors (point the
+YAML language server at it); ``python -m amlflow.factory.yaml_schema`` rewrites it after a step kind
+is added. The loader validates against the schema made in-process, so a new kind works at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from amlflow.factory.yaml_errors import DefinitionError
+from amlflow.factory.yaml_kinds import constructor_parameters, step_kinds
+from amlflow.factory.yaml_source import YamlDocument
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCHEMA_PATH = os.path.join(_PACKAGE, "schema", "pipeline.schema.json")
+
+#: a reference to something the definition declares: ``$data.<name>`` (data reference or pipeline
+#: data), ``$param.<name>``, ``$datastore.<name>``, ``$compute.<name>``
+REFERENCE_PATTERN = r"^\$(data|param|datastore|compute)\.[\w.-]+$"
+_DATA_REF = {"type": "string", "pattern": r"^\$data\.\w+$", "description": "$data.<name>"}
+_SCALAR = {"type": ["string", "number", "integer", "boolean"]}
+_BINDING = {
+    "type": "object",
+    "description": "Read data under another name or mode (InputPortBinding / as_download / as_mount).",
+    "required": ["data"],
+    "additionalProperties": False,
+    "properties": {
+        "data": _DATA_REF,
+        "name": {"type": "string", "pattern": r"^\w+$"},
+        "mode": {"enum": ["mount", "download"]},
+        "path_on_compute": {"type": "string"},
+        "overwrite": {"type": "boolean"},
+    },
+}
+
+#: the schema of a constructor argument that many step kinds share, by name
+STEP_FIELDS: dict[str, dict[str, Any]] = {
+    "name": {"type": "string", "description": "Step name (the task id)."},
+    "inputs": {"type": "array", "items": {"anyOf": [_DATA_REF, _BINDING]}},
+    "outputs": {"type": "array", "items": _DATA_REF},
+    "arguments": {"type": "array", "items": _SCALAR},
+    "compute_target": {"type": "string", "description": "Compute target name, or $compute.<name>."},
+    "source_directory": {"type": "string", "description": "Relative to the YAML file's folder."},
+    "script_name": {"type": "string", "minLength": 1},
+    "allow_reuse": {"type": "boolean"},
+    "params": {"type": "object", "additionalProperties": _SCALAR},
+    "version": {"type": "string"},
+}
+RUN_AFTER = {
+    "type": "array",
+    "items": {"type": "string"},
+    "description": "Names of steps this one runs after, with no data between them (PipelineStep.run_after).",
+}
+
+
+def _step_schema(kind: str, cls: type) -> dict[str, Any]:
+    params = constructor_parameters(cls)
+    properties: dict[str, Any] = {"kind": {"const": kind}, "run_after": RUN_AFTER}
+    for name in params:
+        properties[name] = STEP_FIELDS.get(name, {"description": f"{kind} argument {name!r}"})
+    required = [n for n, p in params.items() if p.default is p.empty]
+    return {"properties": properties, "required": ["kind", *required], "additionalProperties": False}
+
+
+@functools.cache
+def pipeline_schema() -> dict[str, Any]:
+    """The schema, with one branch per step kind that ``amlflow.pipeline.steps`` exports."""
+    kinds = step_kinds()
+    word = {"type": "string", "pattern": r"^\w+$"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "amlflow pipeline",
+        "description": "An Azure ML v1 style pipeline as YAML; each key mirrors the Python API (see README).",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["steps"],
+        "properties": {
+            "name": {
+                "type": "string",
+                "pattern": r"^[\w.-]{1,250}$",
+                "description": "DAG id (publish name). Must equal the file name without extension.",
+            },
+            "description": {"type": "string"},
+            "version": {"type": "string", "description": "publish(version=...)"},
+            "published": {
+                "type": "boolean",
+                "default": True,
+                "description": "true: Pipeline.publish (unpaused DAG); false: Pipeline.as_dag.",
+            },
+            "continue_on_step_failure": {"type": "boolean", "default": False},
+            "schedule": {"type": ["string", "null"], "description": "An Airflow schedule: cron or preset."},
+            "default_datastore": {"type": "string"},
+            "default_source_directory": {"type": "string", "description": "Relative to the YAML file's folder."},
+            "computes": {
+                "type": "object",
+                "description": "Compute targets to create (ComputeTarget.create), by name.",
+                "propertyNames": {"pattern": r"^[A-Za-z][A-Za-z0-9-]{1,31}$"},
+                "additionalProperties": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "type": {"const": "AmlCompute"},
+                        "vm_size": {"type": "string"},
+                        "vm_priority": {"enum": ["dedicated", "lowpriority"]},
+                        "min_nodes": {"type": "integer", "minimum": 0},
+                        "max_nodes": {"type": "integer", "minimum": 1},
+                        "idle_seconds_before_scaledown": {"type": "integer", "minimum": 0},
+                    },
+                },
+            },
+            "data_references": {
+                "type": "object",
+                "description": "DataReference objects, by data_reference_name.",
+                "propertyNames": word,
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["datastore"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "datastore": {"type": "string"},
+                        "path_on_datastore": {"type": "string"},
+                        "mode": {"enum": ["mount", "download", "upload"]},
+                        "path_on_compute": {"type": "string"},
+                        "overwrite": {"type": "boolean"},
+                    },
+                },
+            },
+            "pipeline_data": {
+                "type": "object",
+                "description": "PipelineData objects, by name.",
+                "propertyNames": word,
+                "additionalProperties": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "datastore": {"type": "string"},
+                        "output_name": word,
+                        "output_mode": {"enum": ["mount", "upload"]},
+                        "output_path_on_compute": {"type": "string"},
+                        "output_overwrite": {"type": "boolean"},
+                        "data_type": {"type": "string"},
+                        "is_directory": {"type": "boolean"},
+                        "pipeline_output_name": {"type": "string"},
+                    },
+                },
+            },
+            "parameters": {
+                "type": "object",
+                "description": "PipelineParameter objects, by name.",
+                "propertyNames": {"minLength": 1},
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["default"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "type": {"enum": ["string", "integer", "number", "boolean"]},
+                        "default": _SCALAR,
+                    },
+                },
+            },
+            "steps": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/step"}},
+        },
+        "$defs": {
+            "step": {
+                "type": "object",
+                "required": ["kind"],
+                "properties": {"kind": {"enum": list(kinds)}},
+                "allOf": [
+                    {"if": {"properties": {"kind": {"const": k}}, "required": ["kind"]}, "then": _step_schema(k, c)}
+                    for k, c in kinds.items()
+                ],
+            }
+        },
+    }
+
+
+@functools.cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(pipeline_schema())
+
+
+def step_label(data: Any, index: int) -> str:
+    """How errors name the step at ``index``: its name, else its script, else its position."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    item = steps[index] if isinstance(steps, list) and index < len(steps) else None
+    if isinstance(item, dict):
+        for key in ("name", "script_name"):
+            if isinstance(item.get(key), str) and item[key]:
+                return item[key]
+    return f"steps[{index}]"
+
+
+def describe(data: Any, path: Sequence[str | int]) -> str:
+    """``step.field`` for a path inside a step, else the dotted path ('pipeline' for the whole file)."""
+    parts = list(path)
+    head = ""
+    if len(parts) >= 2 and parts[0] == "steps" and isinstance(parts[1], int):
+        head = step_label(data, parts[1])
+        parts = parts[2:]
+    text = head
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "pipeline"
+
+
+def schema_errors(document: YamlDocument) -> list[DefinitionError]:
+    """Every way the document breaks the schema, at the line of the offending key or value."""
+    errors = []
+    for error in _validator().iter_errors(document.data):
+        errors.extend(_located(document, error))
+    return sorted(set(errors))
+
+
+def _located(document: YamlDocument, error: Any) -> list[DefinitionError]:
+    path = list(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list(error.schema.get("properties", {}))
+        found = []
+        for key in error.instance:
+            if key not in allowed:
+                hint = difflib.get_close_matches(str(key), allowed, n=1)
+                message = f"unknown field {key!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                found.append(document.error([*path, key], describe(document.data, [*path, key]), message, key=True))
+        return found
+    if error.validator == "required":
+        missing = ", ".join(repr(k) for k in error.validator_value if k not in error.instance)
+        return [document.error(path, describe(document.data, path), f"missing required field {missing}")]
+    if error.validator == "enum" and path[-1:] == ["kind"]:
+        known = ", ".join(error.validator_value)
+        message = f"unknown step kind {error.instance!r} (known: {known})"
+        return [document.error(path, describe(document.data, path), message)]
+    if error.validator == "propertyNames":
+        path = [*path, error.instance]
+        return [document.error(path, describe(document.data, path), f"invalid name: {error.message}", key=True)]
+    return [document.error(path, describe(document.data, path), error.message)]
+
+
+def main() -> int:
+    """Write the schema file (``python -m amlflow.factory.yaml_schema [PATH]``)."""
+    target = sys.argv[1] if len(sys.argv) > 1 else SCHEMA_PATH
+    with open(target, "w", encoding="utf-8") as handle:
+        json.dump(pipeline_schema(), handle, indent=2)
+        handle.write("\n")
+    print(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
