@@ -28,8 +28,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 #: The Airflow components, in start order, with the arguments that keep them on loopback: log servers
 #: would bind every interface (``--skip-serve-logs``); the api-server gets its host and port from the config.
@@ -39,6 +42,7 @@ COMPONENTS: dict[str, list[str]] = {
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
+TERMINAL_RUN_STATES = {"success", "failed"}
 STATE_FILE = "stack.json"
 PASSWORDS_FILE = "passwords.json"
 
@@ -317,6 +321,72 @@ class Stack:
         except ValueError:
             return status, raw.decode(errors="replace")
 
+    def api(self, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+        """Like ``request``, for calls that must succeed: the JSON body, or StackError naming the call."""
+        status, answer = self.request(method, path, body, token)
+        if status >= 300:
+            raise StackError(f"{method} {path} returned {status}: {answer}")
+        return answer
+
+    def wait_for_dag(self, dag_id: str, token: str, parsed_since: str | None = None, timeout: float = 60) -> dict:
+        """Wait until a DAG is serialized and visible over REST (parsed at or after ``parsed_since``, ISO)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, dag = self.request("GET", f"/api/v2/dags/{quote(dag_id)}", token=token)
+            if status == 200 and (parsed_since is None or _iso(dag.get("last_parsed_time")) >= _iso(parsed_since)):
+                return dag
+            if time.monotonic() > deadline:
+                raise StackError(f"DAG {dag_id} not visible over REST after {timeout:.0f} s; see /api/v2/importErrors")
+            time.sleep(0.25)
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None, token: str) -> dict[str, Any]:
+        """``POST /api/v2/dags/{dag_id}/dagRuns`` (``logical_date`` null: a manual run now); the new run."""
+        body = {"logical_date": None, "conf": conf or {}}
+        return self.api("POST", f"/api/v2/dags/{quote(dag_id)}/dagRuns", body, token)
+
+    def task_states(self, dag_id: str, run_id: str, token: str) -> dict[str, str | None]:
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances?order_by=start_date"
+        answer = self.api("GET", path, token=token)
+        return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
+
+    def wait_for_run(
+        self,
+        dag_id: str,
+        run_id: str,
+        token: str,
+        timeout: float = 300,
+        poll: float = 0.25,
+        on_task_change: Callable[[str, str | None, str | None], None] | None = None,
+    ) -> dict[str, Any]:
+        """Poll a run until it is success or failed; return its JSON.
+
+        ``on_task_change(task_id, old_state, new_state)`` is called for each task state change seen.
+        """
+        deadline = time.monotonic() + timeout
+        seen: dict[str, str | None] = {}
+        while True:
+            run = self.api("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", token=token)
+            if on_task_change is not None:
+                for task_id, state in self.task_states(dag_id, run_id, token).items():
+                    if task_id not in seen or seen[task_id] != state:
+                        on_task_change(task_id, seen.get(task_id), state)
+                        seen[task_id] = state
+            if run["state"] in TERMINAL_RUN_STATES:
+                return run
+            if time.monotonic() > deadline:
+                states = self.task_states(dag_id, run_id, token)
+                raise StackError(f"run {run_id} of {dag_id} still {run['state']} after {timeout:.0f} s: {states}")
+            time.sleep(poll)
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str, token: str) -> Any:
+        """The XCom value as stored (for a step output: its DataLocation dict)."""
+        path = f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}/xcomEntries"
+        return self.api("GET", f"{path}/{quote(key)}", token=token)["value"]
+
+    def local_output(self, location: dict[str, Any]) -> str:
+        """Local folder of an output on a datastore without a connection (``<root>/<datastore>/<path>``)."""
+        return os.path.join(self.datastore_root, location["datastore"], location["path"])
+
 
 def stop_home(home: str, timeout: float = 20) -> list[int]:
     """Stop what a stack in ``home`` started, from its PID files alone (no configuration needed)."""
@@ -362,6 +432,11 @@ def free_port() -> int:
 def port_in_use(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _iso(stamp: str | None) -> datetime:
+    """An ISO timestamp from the REST API (always UTC-aware); a missing one sorts first."""
+    return datetime.fromisoformat(stamp) if stamp else datetime.min.replace(tzinfo=UTC)
 
 
 def _start_time(pid: int) -> int | None:
