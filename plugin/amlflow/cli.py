@@ -12,6 +12,7 @@ import sys
 #: sub-command name -> module with ``add_arguments(parser)`` and ``run(args) -> int``
 COMMANDS: dict[str, str] = {
     "pools": "amlflow.commands.pools",
+    "computes": "amlflow.commands.computes",
 }
 
 

@@ -16,6 +16,7 @@ DEFAULTS: dict[str, str] = {
     "xcom_offload_threshold": "65536",
     "stderr_tail_lines": "20",
     "transfer_concurrency": "8",
+    "databricks_polling_seconds": "30",
     "snapshot_cache_dir": "",
 }
 

@@ -33,7 +33,10 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "operators": [
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.python_script"]},
+            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.databricks"]},
         ],
+        "hooks": [{"integration-name": "amlflow", "python-modules": ["amlflow.hooks.databricks"]}],
+        "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],
         "config": {
             "amlflow": {
                 "description": "Azure ML style pipelines: datastores, step outputs and XCom.",
@@ -60,6 +63,12 @@ def get_provider_info() -> dict[str, Any]:
                     ),
                     "transfer_concurrency": _option(
                         "Parallel connections per blob upload or download.", "transfer_concurrency", "integer"
+                    ),
+                    "databricks_polling_seconds": _option(
+                        "Seconds between two looks at a running Databricks job run (by the triggerer while "
+                        "a DatabricksStep is deferred).",
+                        "databricks_polling_seconds",
+                        "integer",
                     ),
                     "snapshot_cache_dir": _option(
                         "Local folder of step source snapshots, one folder per content hash "

@@ -5,6 +5,11 @@ The seed's AmlCompute code (``provisioning_configuration``, ``ComputeTarget.crea
 AmlCompute target run in an Airflow worker, in the pool named after the target (``max_nodes`` slots) and
 in the queue of that name, so a Celery deployment can route them. ``amlflow pools sync`` creates the
 pools at deploy time; parsing a DAG file never does.
+
+The seed's Databricks code (``DatabricksCompute.attach_configuration``, ``ComputeTarget.attach``) also
+runs unchanged at the top of a DAG file: attaching only records the target. Its Airflow ``databricks``
+connection (id = the target's name, the token as its password) is written by ``amlflow computes sync``
+at deploy time; a connection that already exists is used as is, with or without an attach call.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from amlflow.core.workspace import Workspace
 from amlflow.exceptions import ComputeTargetException
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,31}$")
+
+#: Targets attached in this process, by name: what ``amlflow computes sync`` turns into connections.
+_attached: dict[str, ComputeTarget] = {}
 
 
 class ComputeTarget:
@@ -55,6 +63,23 @@ class ComputeTarget:
             )
         target = provisioning_configuration.target_class(workspace, name, provisioning_configuration)
         workspace._register_compute(target)
+        return target
+
+    @staticmethod
+    def attach(workspace: Workspace, name: str, attach_configuration: ComputeTargetAttachConfiguration):
+        """Record an existing resource as a compute target of ``workspace``; nothing is contacted or written.
+
+        Azure ML registers the resource with the workspace service here. In amlflow the registration is
+        an Airflow connection named after the target, written at deploy time by ``amlflow computes sync``
+        (never while a DAG file is parsed), so the seed's attach code can run at the top of a DAG file.
+        """
+        if not _NAME.match(name):
+            raise ComputeTargetException(
+                f"compute target name {name!r} is invalid: 2 to 32 letters, digits or dashes, starting with a letter"
+            )
+        target = attach_configuration.target_class(workspace, name, attach_configuration)
+        workspace._register_compute(target)
+        _attached[name] = target
         return target
 
     def wait_for_completion(self, show_output: bool = False, **kwargs: Any) -> None:
@@ -133,16 +158,96 @@ class AmlCompute(ComputeTarget):
         return {"queue": self.name, "pool": self.name, "pool_slots_total": self.max_nodes}
 
 
+@dataclass
+class ComputeTargetAttachConfiguration:
+    target_class: type
+
+
+@dataclass(repr=False)
+class DatabricksAttachConfiguration(ComputeTargetAttachConfiguration):
+    resource_group: str | None = None
+    workspace_name: str | None = None
+    access_token: str | None = None
+    workspace_url: str | None = None
+
+    def __repr__(self) -> str:  # the token never reaches a log or a traceback through repr
+        return (
+            f"DatabricksAttachConfiguration(resource_group={self.resource_group!r}, "
+            f"workspace_name={self.workspace_name!r}, workspace_url={self.workspace_url!r}, access_token=***)"
+        )
+
+
+class DatabricksCompute(ComputeTarget):
+    """An Azure Databricks workspace; here, the Airflow ``databricks`` connection of the same id.
+
+    ``DatabricksCompute(ws, name)`` names a workspace whose connection already exists (no attach
+    needed). Steps on it run on Databricks; the Airflow side only submits and, while deferred, the
+    triggerer watches, so it takes no pool or queue.
+    """
+
+    type = "Databricks"
+
+    def _configure(self, configuration: DatabricksAttachConfiguration | None) -> None:
+        self._attach_configuration = configuration
+        self.resource_group = configuration.resource_group if configuration else None
+        self.workspace_name = configuration.workspace_name if configuration else None
+
+    @staticmethod
+    def attach_configuration(
+        resource_group: str | None = None,
+        workspace_name: str | None = None,
+        resource_id: str | None = None,
+        access_token: str = "",
+        workspace_url: str | None = None,
+    ) -> DatabricksAttachConfiguration:
+        """What ``ComputeTarget.attach`` needs. ``workspace_url`` (amlflow's) is the workspace's address,
+        e.g. ``https://adb-123.4.azuredatabricks.net``; Azure ML found it from the resource group and name,
+        which amlflow cannot look up without Azure credentials (``amlflow computes sync --host`` gives it too).
+        """
+        if resource_id:
+            parts = resource_id.strip("/").split("/")
+            fields = dict(zip(parts[::2], parts[1::2], strict=False))
+            resource_group = resource_group or fields.get("resourceGroups")
+            workspace_name = workspace_name or fields.get("workspaces")
+        if not access_token:
+            raise ComputeTargetException("DatabricksCompute.attach_configuration: access_token is required")
+        return DatabricksAttachConfiguration(
+            DatabricksCompute, resource_group, workspace_name, access_token, workspace_url
+        )
+
+    @property
+    def databricks_conn_id(self) -> str:
+        return self.name
+
+    def task_placement(self) -> dict[str, Any]:
+        return {}
+
+
+#: ``(name, type)`` compute tuples: the type names Azure ML uses -> target class
+_TYPES: dict[str, type[ComputeTarget]] = {
+    "AmlCompute": AmlCompute,
+    "Databricks": DatabricksCompute,
+    "DatabricksCompute": DatabricksCompute,
+}
+
+
 def resolve_compute(workspace: Workspace | None, compute: Any) -> ComputeTarget | None:
     """A step's ``compute_target`` (object, name or ``(name, type)`` tuple) as a target, or None for local."""
     if compute is None or isinstance(compute, ComputeTarget):
         return compute
+    kind = None
     if isinstance(compute, tuple):
-        compute = compute[0]
+        compute, kind = compute[0], (compute[1] if len(compute) > 1 else None)
     if compute == "local":
         return None
     if workspace is not None and compute in workspace._compute_targets:
         return workspace._compute_targets[compute]
-    # A target created elsewhere (another notebook, the studio): a cluster of that name with default size.
+    # A target created elsewhere (another notebook, the studio, an existing connection): by its type,
+    # a cluster of that name with default size when none is given.
     placeholder = Workspace() if workspace is None else workspace
-    return AmlCompute(placeholder, compute)
+    return _TYPES.get(kind or "AmlCompute", AmlCompute)(placeholder, compute)
+
+
+def attached_targets() -> dict[str, ComputeTarget]:
+    """Targets attached by the DAG files parsed in this process (``amlflow computes sync`` reads them)."""
+    return dict(_attached)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from amlflow.factory.step_specs import argument_specs, value_spec
+from amlflow.factory.step_specs import argument_specs, data_value_spec, value_spec
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
@@ -36,9 +36,49 @@ def python_script_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) ->
     )
 
 
+def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    from amlflow.operators.databricks import DatabricksStepOperator
+
+    spec = data_value_spec(step)
+    kind = step.entry_point()
+    if kind == "notebook_path":
+        params = step.notebook_params or {}
+        entry = {
+            "kind": "notebook",
+            "notebook_path": step.notebook_path,
+            "base_parameters": {key: spec(value) for key, value in params.items()},
+        }
+    elif kind == "main_class_name":
+        entry = {
+            "kind": "jar",
+            "main_class_name": step.main_class_name,
+            "parameters": list(map(spec, step.jar_params or [])),
+        }
+    else:
+        entry = {"kind": "python", "python_file": step.python_script_path}
+        if kind == "python_script_name":
+            entry = {
+                "kind": "python_upload",
+                "script_name": step.python_script_name,
+                "source_directory": step.source_directory(pipeline.default_source_directory),
+            }
+        entry["parameters"] = [spec(value) for value in step.python_script_params or []]
+    return DatabricksStepOperator(
+        entry=entry,
+        cluster=step.cluster_spec(),
+        step_libraries=step.library_specs(),
+        databricks_conn_id=common["compute_target"]["name"],
+        run_name=step.run_name or step.name,
+        timeout_seconds=step.timeout_seconds,
+        permit_cluster_restart=step.permit_cluster_restart,
+        **common,
+    )
+
+
 #: step kind (``PipelineStep.kind``) -> translator
 TRANSLATORS: dict[str, Translator] = {
     "PythonScriptStep": python_script_task,
+    "DatabricksStep": databricks_task,
 }
 
 

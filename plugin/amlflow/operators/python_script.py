@@ -31,7 +31,8 @@ class PythonScriptStepOperator(BaseOperator):
     (``runtime.fingerprint``); reuse an earlier committed run with that fingerprint (``runtime.reuse``),
     or stage inputs, run the script in a copy of the snapshot, commit outputs, upload logs and metrics
     (``runtime.artifacts``) and index the run for reuse. XComs: one DataLocation per output,
-    ``amlflow_reuse`` (reused or not, and from which run), ``amlflow_metrics`` (small metrics).
+    ``amlflow_fingerprint``, ``amlflow_reuse`` (only when reused: from which step run), ``amlflow_metrics``
+    (small metrics).
 
     :param script_name: the script, relative to ``source_directory``.
     :param source_directory: the folder whose snapshot the script runs in (its working directory).
@@ -106,7 +107,9 @@ class PythonScriptStepOperator(BaseOperator):
                 reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
         for name, location in committed.items():
             ti.xcom_push(key=name, value=location.to_xcom())
-        ti.xcom_push(key=reuse.REUSE_XCOM_KEY, value=reuse.reuse_xcom(fingerprint, earlier))
+        ti.xcom_push(key=reuse.FINGERPRINT_XCOM_KEY, value=fingerprint)
+        if earlier is not None:
+            ti.xcom_push(key=reuse.REUSE_XCOM_KEY, value=reuse.reuse_xcom(earlier))
         if metrics:
             ti.xcom_push(key=METRICS_XCOM_KEY, value=small_metrics(metrics))
 

@@ -15,11 +15,14 @@ Rules that keep it safe when runs share it:
 - before reusing, every output the entry names must still have a manifest with the same fingerprint;
   an entry that fails this check is ignored (the step runs and its new entry replaces it).
 
-How a run shows reuse: every step pushes the XCom ``amlflow_reuse`` (:data:`REUSE_XCOM_KEY`)::
+How a run shows reuse: a reused step pushes the XCom ``amlflow_reuse`` (:data:`REUSE_XCOM_KEY`), naming
+the step run whose outputs, logs and metrics stand in for it; a step that ran has no such XCom::
 
-    {"reused": bool, "fingerprint": "<sha256>",
-     # only when reused: the step run whose outputs, logs and metrics stand in for this one
+    {"reused": true, "fingerprint": "<sha256>",
      "reused_dag_id": ..., "reused_run_id": ..., "reused_task_id": ...}
+
+Every step, reused or not, pushes its fingerprint as ``amlflow_fingerprint`` (:data:`FINGERPRINT_XCOM_KEY`):
+two runs of a step with different fingerprints differ in code, arguments, parameters or input data.
 
 A run triggered with ``conf={"regenerate_outputs": true}`` (what ``submit(regenerate_outputs=True)``
 sends) reuses nothing; the outputs it makes are indexed for later runs.
@@ -40,6 +43,7 @@ from amlflow.storage.location import DataLocation, reuse_index_path
 log = logging.getLogger(__name__)
 
 REUSE_XCOM_KEY = "amlflow_reuse"
+FINGERPRINT_XCOM_KEY = "amlflow_fingerprint"
 REGENERATE_CONF_KEY = "regenerate_outputs"
 
 
@@ -116,9 +120,12 @@ def record(fingerprint: str, dag_id: str, run_id: str, task_id: str, outputs: di
     backend.write_bytes(reuse_index_path(fingerprint), json.dumps(body, indent=1).encode())
 
 
-def reuse_xcom(fingerprint: str, entry: ReuseEntry | None) -> dict[str, Any]:
-    """The ``amlflow_reuse`` XCom value of a step that ran (``entry`` None) or reused ``entry``."""
-    value: dict[str, Any] = {"reused": entry is not None, "fingerprint": fingerprint}
-    if entry is not None:
-        value.update(reused_dag_id=entry.dag_id, reused_run_id=entry.run_id, reused_task_id=entry.task_id)
-    return value
+def reuse_xcom(entry: ReuseEntry) -> dict[str, Any]:
+    """The ``amlflow_reuse`` XCom value of a step that reused ``entry``."""
+    return {
+        "reused": True,
+        "fingerprint": entry.fingerprint,
+        "reused_dag_id": entry.dag_id,
+        "reused_run_id": entry.run_id,
+        "reused_task_id": entry.task_id,
+    }
