@@ -35,3 +35,16 @@ class StepFailedError(AmlflowError):
 
 class ActivityFailedException(AmlflowError):
     """A waited-for run failed (as ``azureml.exceptions``)."""
+
+
+class AuthenticationException(AmlflowError):
+    """No token could be had for the Airflow API (as ``azureml.exceptions``); never shows a secret."""
+
+
+class ErrorResponseException(AmlflowError):
+    """The Airflow API or the amlflow endpoint answered with an error (as Azure ML's REST client raises)."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        self.status_code = status_code
+        self.message = message
+        super().__init__(f"HTTP {status_code}: {message}")

@@ -35,6 +35,7 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.python_script"]},
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.databricks"]},
         ],
+        "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
         "hooks": [{"integration-name": "amlflow", "python-modules": ["amlflow.hooks.databricks"]}],
         "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],
         "config": {

@@ -24,5 +24,14 @@ def api_base_url(workspace: Any = None) -> str:
     return f"http://{'localhost' if host in ('0.0.0.0', '') else host}:{port}"
 
 
+#: Azure ML's route prefix of the pipeline service, below ``PREFIX``.
+SERVICE = "/pipelines/v1.0"
+
+
+def submit_path(pipeline_id: str) -> str:
+    """The path, below the api-server's root, that submits runs of the published pipeline ``pipeline_id``."""
+    return f"{PREFIX}{SERVICE}/PipelineRuns/PipelineSubmit/{pipeline_id}"
+
+
 def submit_url(workspace: Any, pipeline_id: str) -> str:
-    return f"{api_base_url(workspace)}{PREFIX}/pipelines/v1.0/PipelineRuns/PipelineSubmit/{pipeline_id}"
+    return api_base_url(workspace) + submit_path(pipeline_id)

@@ -1,8 +1,23 @@
 """Workspaces, datastores, compute targets and ``Run`` (metrics of a step), as in ``azureml.core``."""
 
+from amlflow.core.authentication import (
+    AirflowTokenAuthentication,
+    InteractiveLoginAuthentication,
+    ServicePrincipalAuthentication,
+)
 from amlflow.core.compute import ComputeTarget
 from amlflow.core.datastore import Datastore
+from amlflow.core.experiment import Experiment
 from amlflow.core.run import Run
 from amlflow.core.workspace import Workspace
 
-__all__ = ["ComputeTarget", "Datastore", "Run", "Workspace"]
+__all__ = [
+    "AirflowTokenAuthentication",
+    "ComputeTarget",
+    "Datastore",
+    "Experiment",
+    "InteractiveLoginAuthentication",
+    "Run",
+    "ServicePrincipalAuthentication",
+    "Workspace",
+]

@@ -72,6 +72,12 @@ class PythonScriptStepOperator(BaseOperator):
         self.allow_reuse = allow_reuse
         self._process: ScriptProcess | None = None
 
+    @classmethod
+    def get_serialized_fields(cls) -> frozenset[str]:
+        # The api-server sees only the serialized DAG: it reads the input specs from it to check a
+        # submission's DataPathAssignments against the pipeline's DataReference inputs.
+        return frozenset(super().get_serialized_fields() | {"inputs"})
+
     def execute(self, context: Any) -> None:
         ti = context["ti"]
         located = [(spec, locate_input(spec, ti)) for spec in self.inputs]

@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from amlflow.exceptions import StepFailedError
+from amlflow.runtime import run_conf
 from amlflow.storage import get_backend
 from amlflow.storage.location import DataLocation
 
@@ -22,6 +23,10 @@ def locate_input(spec: dict[str, Any], ti: Any) -> DataLocation | tuple[str, str
                 f"input {spec['name']!r}: step {spec['task_id']!r} left no output {spec['output']!r} in this run"
             )
         return DataLocation.from_xcom(value)
+    assigned = run_conf.data_path(ti.get_template_context()["dag_run"].conf, spec["name"])
+    if assigned is not None:
+        log.info("Input %s: this run reads datastore %r, path %r (DataPathAssignments)", spec["name"], *assigned)
+        return assigned
     return spec["datastore"], spec["path"]
 
 

@@ -3,13 +3,17 @@
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, StepSequence
 from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
 from amlflow.pipeline.core.pipeline import Pipeline
+from amlflow.pipeline.core.run import PipelineRun, PortDataReference, StepRun
 
 __all__ = [
     "InputPortBinding",
     "Pipeline",
     "PipelineData",
     "PipelineParameter",
+    "PipelineRun",
     "PipelineStep",
+    "PortDataReference",
     "PublishedPipeline",
+    "StepRun",
     "StepSequence",
 ]

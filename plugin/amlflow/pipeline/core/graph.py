@@ -96,3 +96,113 @@ class PublishedPipeline:
 
     def get_step_names(self) -> list[str]:
         return list(self.dag.task_ids) if self.dag is not None else []
+
+    # -- the client: over the amlflow endpoint and Airflow's REST API --------------------------------
+    @staticmethod
+    def get(
+        workspace: Any, id: str, _workflow_provider: Any = None, _service_endpoint: Any = None
+    ) -> PublishedPipeline:
+        """The published pipeline ``id`` (its DAG id) of the Airflow that ``workspace`` points at."""
+        from amlflow.client import client_for
+
+        return PublishedPipeline._from_entity(workspace, client_for(workspace).published_pipeline(id))
+
+    @staticmethod
+    def list(workspace: Any, active_only: bool = True, _service_endpoint: Any = None) -> list[PublishedPipeline]:
+        """The published pipelines the caller may read; with ``active_only`` only the enabled (unpaused) ones."""
+        from amlflow.client import client_for
+
+        entities = client_for(workspace).published_pipelines(active_only=active_only)
+        return [PublishedPipeline._from_entity(workspace, entity) for entity in entities]
+
+    @staticmethod
+    def _from_entity(workspace: Any, entity: dict[str, Any]) -> PublishedPipeline:
+        published = PublishedPipeline(
+            name=entity["Name"],
+            graph_id=entity["GraphId"],
+            description=entity["Description"],
+            version=entity["Version"],
+            published_pipeline_id=entity["Id"],
+            status=entity["Status"],
+            # None: the endpoint is computed from the workspace, the URL this client reaches Airflow at.
+            endpoint=None,
+            total_run_steps=entity["TotalRunSteps"],
+            workspace=workspace,
+            continue_on_step_failure=entity["ContinueRunOnStepFailure"],
+        )
+        published.parameters = dict(entity.get("Parameters") or {})
+        return published
+
+    def submit(
+        self,
+        workspace: Any,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        _workflow_provider: Any = None,
+        _service_endpoint: Any = None,
+        parent_run_id: str | None = None,
+        continue_on_step_failure: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Start a run in experiment ``experiment_name``; returns its ``PipelineRun``.
+
+        ``pipeline_parameters`` maps parameter names to values; a DataReference value repoints the
+        DataReference input of that name for this run (Azure ML's DataPath parameters).
+        ``regenerate_outputs=True`` (amlflow) runs every step, reusing nothing.
+        """
+        from amlflow.core.experiment import Experiment
+
+        return self._submit(
+            Experiment(workspace, experiment_name),
+            pipeline_parameters=pipeline_parameters,
+            continue_on_step_failure=continue_on_step_failure,
+            **kwargs,
+        )
+
+    def _submit(
+        self,
+        experiment: Any,
+        pipeline_parameters: dict[str, Any] | None = None,
+        tags: dict[str, str] | None = None,
+        continue_on_step_failure: bool | None = None,
+        regenerate_outputs: bool = False,
+        description: str | None = None,
+    ) -> Any:
+        from amlflow.client import client_for
+        from amlflow.pipeline.core.run import PipelineRun
+
+        values, data_paths = {}, {}
+        for name, value in (pipeline_parameters or {}).items():
+            if hasattr(value, "datastore") and hasattr(value, "path_on_datastore"):
+                data_paths[name] = {"DataStoreName": value.datastore.name, "RelativePath": value.path_on_datastore}
+            else:
+                values[name] = value
+        body: dict[str, Any] = {
+            "ExperimentName": experiment.name,
+            "RunSource": "SDK",
+            "ParameterAssignments": values,
+            "DataPathAssignments": data_paths,
+        }
+        optional = {
+            "tags": tags,
+            "Description": description,
+            "ContinueRunOnStepFailure": continue_on_step_failure,
+            "RegenerateOutputs": regenerate_outputs or None,
+        }
+        body.update({key: value for key, value in optional.items() if value is not None})
+        entity = client_for(experiment.workspace).submit(self.id, body)
+        return PipelineRun(experiment, entity["Id"], _details=entity)
+
+    def enable(self) -> None:
+        """Let the pipeline run when triggered again (unpause its DAG)."""
+        from amlflow.client import client_for
+
+        client_for(self.workspace).set_paused(self.id, False)
+        self.status = "Active"
+
+    def disable(self) -> None:
+        """Stop the pipeline from running (pause its DAG): submissions are refused until ``enable()``."""
+        from amlflow.client import client_for
+
+        client_for(self.workspace).set_paused(self.id, True)
+        self.status = "Disabled"

@@ -1,0 +1,248 @@
+"""The AML-compatible pipeline service: a FastAPI app the Airflow api-server mounts at ``/amlflow``.
+
+Routes (below ``/amlflow/pipelines/v1.0``, Azure ML's paths and JSON keys):
+
+- ``POST PipelineRuns/PipelineSubmit/{id}``: start a run of published pipeline ``id``;
+- ``GET PublishedPipelines``, ``GET PublishedPipelines/{id}``: the published pipelines the caller may read;
+- ``GET PipelineRuns/{run_id}``: a run's status; ``GET PipelineRuns/{run_id}/StepRuns``: its steps;
+- ``POST PipelineRuns/{run_id}/Cancel``: stop a run.
+
+Every route needs an Airflow JWT (``Authorization: Bearer``) and asks Airflow's auth manager, exactly as
+Airflow's own routes do. A run is created by Airflow's own ``trigger_dag_run`` handler, so Param
+validation, run creation and audit logging are Airflow's. Errors come as Azure ML's
+``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
+from airflow.api_fastapi.common.dagbag import DagBagDep, create_dag_bag, get_latest_version_of_dag
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.datamodels.dag_run import DAGRunPatchBody, TriggerDAGRunPostBody
+from airflow.api_fastapi.core_api.routes.public.dag_run import patch_dag_run, trigger_dag_run
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from airflow.api_fastapi.logging.decorators import action_logging
+from airflow.models import DagModel, DagRun
+from airflow.models.dag import DagTag
+from airflow.models.taskinstance import TaskInstance
+from airflow.models.xcom import XComModel
+from fastapi import Depends, FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from amlflow.api import entities
+from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
+from amlflow.api.urls import SERVICE
+from amlflow.factory.dag_builder import PUBLISHED_TAG
+from amlflow.runtime import run_conf
+from amlflow.runtime.reuse import REUSE_XCOM_KEY
+
+ERROR_CODES = {400: "UserError", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="amlflow: Azure ML compatible pipeline service",
+        description=__doc__,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.dag_bag = create_dag_bag()
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_api_route(
+        f"{SERVICE}/PipelineRuns/PipelineSubmit/{{dag_id}}",
+        submit_published_pipeline,
+        methods=["POST"],
+        dependencies=[Depends(requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN))],
+    )
+    app.add_api_route(f"{SERVICE}/PublishedPipelines", list_published_pipelines, methods=["GET"])
+    app.add_api_route(
+        f"{SERVICE}/PublishedPipelines/{{dag_id}}",
+        get_published_pipeline,
+        methods=["GET"],
+        dependencies=[Depends(requires_access_dag(method="GET"))],
+    )
+    app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}", get_pipeline_run, methods=["GET"])
+    app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/StepRuns", get_step_runs, methods=["GET"])
+    app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/Cancel", cancel_pipeline_run, methods=["POST"])
+    return app
+
+
+def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    code = ERROR_CODES.get(status_code, "ServiceError")
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code, headers=headers)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return _error(exc.status_code, detail, getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return _error(status.HTTP_400_BAD_REQUEST, "; ".join(parts))
+
+
+async def _submission(request: Request) -> PipelineSubmission:
+    """The parsed body; read here, after the auth dependencies, so a bad token is a 401 whatever the body."""
+    try:
+        return parse(await request.body())
+    except SubmissionError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+
+
+def _base_url(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
+def _published_dag_model(dag_id: str, session: Any) -> DagModel:
+    dag_model = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id, ~DagModel.is_stale))
+    if dag_model is None or not entities.is_published(dag_model):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"published pipeline {dag_id!r} not found")
+    return dag_model
+
+
+def submit_published_pipeline(
+    dag_id: str,
+    request: Request,
+    submission: Annotated[PipelineSubmission, Depends(_submission)],
+    _audit: Annotated[None, Depends(action_logging())],
+    dag_bag: DagBagDep,
+    user: GetUserDep,
+    session: SessionDep,
+) -> dict[str, Any]:
+    """Start a run of a published pipeline with Azure ML's ``PipelineSubmissionInfo`` body."""
+    dag_model = _published_dag_model(dag_id, session)
+    if dag_model.is_paused:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            f"published pipeline {dag_id!r} is disabled: enable it (PublishedPipeline.enable() or unpause "
+            "the DAG) to submit runs",
+        )
+    dag = get_latest_version_of_dag(dag_bag, dag_id, session)
+    try:
+        conf = to_conf(submission, dag)
+    except SubmissionError as error:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
+    body = TriggerDAGRunPostBody(
+        dag_run_id=str(uuid.uuid4()),
+        logical_date=None,
+        conf=conf,
+        note=submission.Description,
+    )
+    try:
+        dag_run = trigger_dag_run(dag_id, body, dag_bag, user, session, request)
+    except HTTPException as error:
+        if error.status_code == 400 and str(error.detail).startswith("Invalid input for param "):
+            # Airflow's Param validation message names the parameter; say which field of the body holds it.
+            raise HTTPException(400, f"ParameterAssignments: {error.detail}") from None
+        raise
+    session.flush()
+    return entities.pipeline_run_entity(dag_run, dag)
+
+
+def list_published_pipelines(
+    request: Request, user: GetUserDep, session: SessionDep, dag_bag: DagBagDep, activeOnly: bool = True
+) -> list[dict[str, Any]]:
+    """The published pipelines the caller may read (only the active ones unless ``activeOnly=false``)."""
+    readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
+    query = (
+        select(DagModel)
+        .join(DagTag, DagTag.dag_id == DagModel.dag_id)
+        .where(DagTag.name == PUBLISHED_TAG, ~DagModel.is_stale, DagModel.dag_id.in_(readable))
+        .order_by(DagModel.dag_id)
+    )
+    if activeOnly:
+        query = query.where(DagModel.is_paused.is_(False))
+    found = []
+    for dag_model in session.scalars(query):
+        dag = dag_bag.get_latest_version_of_dag(dag_model.dag_id, session=session)
+        if dag is not None:
+            found.append(entities.published_pipeline_entity(dag_model, dag, _base_url(request)))
+    return found
+
+
+def get_published_pipeline(dag_id: str, request: Request, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:
+    dag_model = _published_dag_model(dag_id, session)
+    dag = get_latest_version_of_dag(dag_bag, dag_id, session)
+    return entities.published_pipeline_entity(dag_model, dag, _base_url(request))
+
+
+def _authorized_run(run_id: str, request: Request, user: Any, session: Any, method: str = "GET") -> DagRun:
+    """The run with this id (ids this endpoint makes are UUIDs), once the caller may ``method`` its DAG's runs."""
+    runs = list(session.scalars(select(DagRun).where(DagRun.run_id == run_id).limit(2)))
+    if not runs:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"pipeline run {run_id!r} not found")
+    if len(runs) > 1:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            f"run id {run_id!r} names runs of several pipelines; use Airflow's REST API with the DAG id",
+        )
+    requires_access_dag(method=method, access_entity=DagAccessEntity.RUN, param_dag_id=runs[0].dag_id)(request, user)
+    return runs[0]
+
+
+def get_pipeline_run(
+    run_id: str, request: Request, user: GetUserDep, session: SessionDep, dag_bag: DagBagDep
+) -> dict[str, Any]:
+    """A run's status as Azure ML's PipelineRunEntity."""
+    dag_run = _authorized_run(run_id, request, user, session)
+    dag = dag_bag.get_dag_for_run(dag_run, session=session)
+    return entities.pipeline_run_entity(dag_run, dag)
+
+
+def get_step_runs(run_id: str, request: Request, user: GetUserDep, session: SessionDep) -> list[dict[str, Any]]:
+    """Each step of the run, in the order the steps started (not started yet: last, by name)."""
+    dag_run = _authorized_run(run_id, request, user, session)
+    tis = session.scalars(
+        select(TaskInstance).where(TaskInstance.dag_id == dag_run.dag_id, TaskInstance.run_id == run_id)
+    ).all()
+    reuse = {
+        row.task_id: row.value
+        for row in session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == dag_run.dag_id, XComModel.run_id == run_id, XComModel.key == REUSE_XCOM_KEY
+            )
+        )
+    }
+    ordered = sorted(tis, key=lambda ti: (ti.start_date is None, ti.start_date or 0, ti.task_id))
+    return [entities.step_run_entity(ti, _reuse_value(reuse.get(ti.task_id))) for ti in ordered]
+
+
+def _reuse_value(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return value if isinstance(value, dict) else None
+
+
+def cancel_pipeline_run(
+    run_id: str,
+    request: Request,
+    _audit: Annotated[None, Depends(action_logging())],
+    user: GetUserDep,
+    session: SessionDep,
+    dag_bag: DagBagDep,
+) -> dict[str, Any]:
+    """Stop a run as Airflow's "mark failed" does, and remember it was canceled (status ``Canceled``)."""
+    dag_run = _authorized_run(run_id, request, user, session, method="PUT")
+    if str(dag_run.state) in ("success", "failed"):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, f"pipeline run {run_id!r} has already ended ({dag_run.state}); nothing to cancel"
+        )
+    conf = dict(dag_run.conf or {})
+    conf[run_conf.KEY] = {**run_conf.section(conf), "canceled": {"by": user.get_name()}}
+    dag_run.conf = conf
+    session.flush()
+    patch_dag_run(dag_run.dag_id, run_id, DAGRunPatchBody(state="failed"), session, dag_bag, user, None)
+    session.flush()
+    session.refresh(dag_run)
+    return entities.pipeline_run_entity(dag_run, dag_bag.get_dag_for_run(dag_run, session=session))

@@ -1,0 +1,159 @@
+"""Airflow DAGs, runs and task instances as the entities Azure ML's pipeline service answers with.
+
+Azure ML reports a pipeline run as ``NotStarted``, ``Running``, ``Finished``, ``Failed`` or ``Canceled``
+and a step the same way; Airflow's states map onto those here, and only here (the client reads them
+from the endpoint).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from amlflow.api.urls import submit_path
+from amlflow.factory.dag_builder import PUBLISHED_TAG
+from amlflow.runtime import run_conf
+
+#: Airflow DagRun state -> Azure ML pipeline run status.
+RUN_STATUS = {
+    "queued": "NotStarted",
+    "running": "Running",
+    "success": "Finished",
+    "failed": "Failed",
+}
+
+#: Airflow task instance state -> Azure ML step run status (None: created, not yet scheduled).
+STEP_STATUS = {
+    None: "NotStarted",
+    "scheduled": "NotStarted",
+    "queued": "Queued",
+    "running": "Running",
+    "deferred": "Running",
+    "up_for_retry": "Running",
+    "up_for_reschedule": "Running",
+    "restarting": "Running",
+    "awaiting_input": "Running",
+    "success": "Finished",
+    "failed": "Failed",
+    # Not run because an upstream step failed or the run was stopped: Azure ML shows such steps as canceled.
+    "upstream_failed": "Canceled",
+    "skipped": "Canceled",
+    "removed": "Canceled",
+}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _state(value: Any) -> str | None:
+    return None if value is None else str(getattr(value, "value", value))
+
+
+def run_status_code(state: Any, conf: dict[str, Any] | None) -> str:
+    code = RUN_STATUS.get(_state(state) or "queued", "Running")
+    if code == "Failed" and run_conf.section(conf).get("canceled"):
+        return "Canceled"
+    return code
+
+
+def step_status_code(state: Any) -> str:
+    return STEP_STATUS.get(_state(state), "Running")
+
+
+def version_of(tags: list[str]) -> str | None:
+    return next((t.split(":", 1)[1] for t in tags if t.startswith("version:")), None)
+
+
+def data_reference_inputs(dag: Any) -> dict[str, dict[str, Any]]:
+    """The pipeline's DataReference inputs by name, from its (serialized) tasks' input specs."""
+    found: dict[str, dict[str, Any]] = {}
+    for task in dag.tasks:
+        for spec in getattr(task, "inputs", None) or []:
+            if isinstance(spec, dict) and spec.get("kind") == "DataReference":
+                found.setdefault(spec["name"], spec)
+    return found
+
+
+def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[str, Any]:
+    """Azure ML's PublishedPipeline entity for a DAG tagged ``amlflow:published``."""
+    tags = sorted(t.name for t in dag_model.tags)
+    return {
+        "Id": dag_model.dag_id,
+        "Name": dag_model.dag_id,
+        "Description": dag.description or dag_model.description,
+        "Version": version_of(tags),
+        "Status": "Disabled" if dag_model.is_paused else "Active",
+        "Url": base_url + submit_path(dag_model.dag_id),
+        "GraphId": dag_model.dag_id,
+        "TotalRunSteps": len(dag.tasks),
+        "ContinueRunOnStepFailure": not dag.fail_fast,
+        "Parameters": {name: param.value for name, param in dag.params.items()},
+        "DataPathAssignments": {
+            name: {"DataStoreName": spec["datastore"], "RelativePath": spec["path"]}
+            for name, spec in sorted(data_reference_inputs(dag).items())
+        },
+        "Tags": tags,
+    }
+
+
+def is_published(dag_model: Any) -> bool:
+    return any(t.name == PUBLISHED_TAG for t in dag_model.tags)
+
+
+def pipeline_run_entity(dag_run: Any, dag: Any) -> dict[str, Any]:
+    """Azure ML's PipelineRunEntity for a DAG run (whether triggered here, over REST v2 or in the UI)."""
+    conf = dag_run.conf or {}
+    ours = run_conf.section(conf)
+    code = run_status_code(dag_run.state, conf)
+    data_paths = ours.get("data_paths", {})
+    created = dag_run.queued_at or dag_run.run_after
+    return {
+        "Id": dag_run.run_id,
+        "Description": ours.get("description"),
+        "Status": {
+            "StatusCode": code,
+            "StatusDetail": f"Airflow run state: {_state(dag_run.state)}",
+            "CreationTime": _iso(created),
+            "EndTime": _iso(dag_run.end_date),
+        },
+        "GraphId": dag_run.dag_id,
+        "IsSubmitted": True,
+        "HasErrors": code == "Failed",
+        "HasWarnings": False,
+        "UploadState": "Completed",
+        "ParameterAssignments": {name: conf[name] for name in dag.params if name in conf},
+        "DataPathAssignments": {
+            name: {"DataStoreName": where["datastore"], "RelativePath": where["path"]}
+            for name, where in data_paths.items()
+        },
+        "RunHistoryExperimentName": ours.get("experiment_name"),
+        "PipelineId": dag_run.dag_id,
+        "RunSource": ours.get("run_source") or "Airflow",
+        "RunType": ours.get("run_type") or _state(dag_run.run_type),
+        "TotalRunSteps": len(dag.tasks),
+        "ScheduleId": None,
+        "tags": ours.get("tags", {}),
+        "Properties": ours.get("properties", {}),
+        "EntityStatus": "Active",
+        "CreatedDate": _iso(created),
+        "LastModifiedDate": _iso(dag_run.end_date or dag_run.start_date or created),
+    }
+
+
+def step_run_entity(ti: Any, reuse: dict[str, Any] | None) -> dict[str, Any]:
+    """One step of a run: its status and, when its outputs came from an earlier run, from which."""
+    return {
+        "Name": ti.task_id,
+        "Id": f"{ti.run_id}/{ti.task_id}",
+        "PipelineRunId": ti.run_id,
+        "Status": {
+            "StatusCode": step_status_code(ti.state),
+            "StatusDetail": f"Airflow task state: {_state(ti.state)}",
+            "StartTime": _iso(ti.start_date),
+            "EndTime": _iso(ti.end_date),
+        },
+        "TryNumber": ti.try_number,
+        "IsReused": bool(reuse),
+        "Reused": reuse or None,
+    }

@@ -1,0 +1,33 @@
+"""``AmlflowPlugin``: the Airflow plugin that serves the AML-compatible pipeline service.
+
+Registered through the ``airflow.plugins`` entry point (and listed in the provider info). Every Airflow
+process loads plugins, task processes included, so this module imports only the plugin base class; the
+FastAPI app (and the api-server modules it needs) is built the first time the api-server asks for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.plugins_manager import AirflowPlugin
+
+from amlflow.api.urls import PREFIX
+
+
+class _LazyApps:
+    """``fastapi_apps``, built on first access, from the class or an instance alike."""
+
+    def __init__(self) -> None:
+        self._apps: list[dict[str, Any]] | None = None
+
+    def __get__(self, instance: Any, owner: Any) -> list[dict[str, Any]]:
+        if self._apps is None:
+            from amlflow.api.app import create_app
+
+            self._apps = [{"app": create_app(), "url_prefix": PREFIX, "name": "amlflow pipeline service"}]
+        return self._apps
+
+
+class AmlflowPlugin(AirflowPlugin):
+    name = "amlflow"
+    fastapi_apps = _LazyApps()  # type: ignore[assignment]

@@ -1,0 +1,170 @@
+"""Azure ML's ``PipelineSubmissionInfo`` body: parsed, checked against the pipeline, turned into run conf.
+
+Every problem is a ``SubmissionError`` whose message starts with the field it is about
+(``ParameterAssignments.pipeline_arg: ...``), answered with HTTP 400.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from amlflow.api.entities import data_reference_inputs
+from amlflow.core.experiment import experiment_name_problem
+from amlflow.runtime import run_conf
+from amlflow.runtime.reuse import REGENERATE_CONF_KEY
+
+
+class SubmissionError(ValueError):
+    """A submission the pipeline can't run; the message names the field."""
+
+
+class DataPath(BaseModel):
+    """Azure ML's ``DataPath``: a path on a datastore."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    DataStoreName: str = Field(min_length=1)
+    RelativePath: str
+    SqlDataPath: Any = None
+
+
+class PipelineSubmission(BaseModel):
+    """The body of ``POST .../PipelineRuns/PipelineSubmit/{id}``, with Azure ML's key names."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ExperimentName: str
+    Description: str | None = None
+    ParameterAssignments: dict[str, Any] = Field(default_factory=dict)
+    DataPathAssignments: dict[str, DataPath] = Field(default_factory=dict)
+    DataSetDefinitionValueAssignments: dict[str, Any] | None = None
+    RunSource: str | None = None
+    RunType: str | None = None
+    ContinueRunOnStepFailure: bool | None = None
+    EnableNotification: bool | None = None
+    ScheduleId: str | None = None
+    # The SDK sends ``tags``; Azure ML's documentation table writes ``Tags``: both are accepted.
+    tags: dict[str, str] | None = None
+    Tags: dict[str, str] | None = None
+    Properties: dict[str, str] | None = None
+    # amlflow's own: run every step, reusing no earlier outputs (what ``submit(regenerate_outputs=True)`` sends).
+    RegenerateOutputs: bool | None = None
+
+
+def parse(raw: bytes) -> PipelineSubmission:
+    """The submission in ``raw`` (JSON), or a SubmissionError naming the first bad field."""
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError as error:
+        raise SubmissionError(f"body: not valid JSON ({error})") from None
+    if not isinstance(body, dict):
+        raise SubmissionError("body: must be a JSON object with at least ExperimentName")
+    try:
+        return PipelineSubmission.model_validate(body)
+    except ValidationError as error:
+        raise SubmissionError("; ".join(_describe(e) for e in error.errors())) from None
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "extra_forbidden":
+        return f"{field}: unknown field (Azure ML's PipelineSubmissionInfo has no such key)"
+    return f"{field}: {error['msg']}"
+
+
+def to_conf(submission: PipelineSubmission, dag: Any) -> dict[str, Any]:
+    """The run conf of this submission to ``dag`` (a serialized DAG): parameter values and our section."""
+    problem = experiment_name_problem(submission.ExperimentName)
+    if problem:
+        raise SubmissionError(f"ExperimentName: {problem}")
+    if submission.DataSetDefinitionValueAssignments:
+        raise SubmissionError(
+            "DataSetDefinitionValueAssignments: datasets are not supported by amlflow; "
+            "use DataPathAssignments to point a DataReference input at another path"
+        )
+    continue_on_failure = not dag.fail_fast
+    if submission.ContinueRunOnStepFailure not in (None, continue_on_failure):
+        raise SubmissionError(
+            f"ContinueRunOnStepFailure: pipeline {dag.dag_id!r} was published with "
+            f"continue_on_step_failure={continue_on_failure}; in Airflow that is fixed per published pipeline, "
+            "so publish it again to change it"
+        )
+    conf: dict[str, Any] = {}
+    for name, value in submission.ParameterAssignments.items():
+        if name not in dag.params:
+            known = ", ".join(sorted(dag.params)) or "none"
+            raise SubmissionError(
+                f"ParameterAssignments.{name}: pipeline {dag.dag_id!r} has no parameter {name!r} "
+                f"(its parameters: {known})"
+            )
+        conf[name] = _coerce(value, dag.params.get_param(name).schema)
+    ours: dict[str, Any] = {"experiment_name": submission.ExperimentName}
+    data_paths = _data_paths(submission.DataPathAssignments, dag)
+    if data_paths:
+        ours["data_paths"] = data_paths
+    tags = {**(submission.Tags or {}), **(submission.tags or {})}
+    optional = {
+        "description": submission.Description,
+        "run_source": submission.RunSource or "API",
+        "run_type": submission.RunType,
+        "tags": tags,
+        "properties": submission.Properties,
+    }
+    ours.update({key: value for key, value in optional.items() if value})
+    conf[run_conf.KEY] = ours
+    if submission.RegenerateOutputs:
+        conf[REGENERATE_CONF_KEY] = True
+    return conf
+
+
+def _data_paths(assignments: dict[str, DataPath], dag: Any) -> dict[str, dict[str, str]]:
+    inputs = data_reference_inputs(dag)
+    found: dict[str, dict[str, str]] = {}
+    for name, where in assignments.items():
+        field = f"DataPathAssignments.{name}"
+        if name not in inputs:
+            known = ", ".join(sorted(inputs)) or "none"
+            raise SubmissionError(
+                f"{field}: {name!r} is not a DataReference input of pipeline {dag.dag_id!r} "
+                f"(its DataReference inputs: {known})"
+            )
+        if where.SqlDataPath is not None:
+            raise SubmissionError(f"{field}.SqlDataPath: SQL data paths are not supported by amlflow")
+        path = where.RelativePath.strip()
+        if not path or path.startswith("/") or ".." in posixpath.normpath(path).split("/"):
+            raise SubmissionError(
+                f"{field}.RelativePath: {where.RelativePath!r} must be a path inside the datastore "
+                "(relative, without '..')"
+            )
+        found[name] = {"datastore": where.DataStoreName, "path": path}
+    return found
+
+
+_INTEGER = re.compile(r"^[+-]?\d+$")
+_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _coerce(value: Any, schema: dict[str, Any]) -> Any:
+    """A string value of a numeric or boolean parameter as that type, as Azure ML's service reads it.
+
+    Azure ML types ``ParameterAssignments`` as strings (``{"pipeline_arg": "20"}``); callers also send
+    JSON numbers. A string that does not parse is passed on unchanged, so Airflow's Param validation
+    rejects it with its own message.
+    """
+    types = schema.get("type")
+    types = set(types) if isinstance(types, list) else {types}
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if "integer" in types and _INTEGER.match(text):
+        return int(text)
+    if "number" in types and _NUMBER.match(text):
+        return int(text) if _INTEGER.match(text) else float(text)
+    if "boolean" in types and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return value

@@ -1,0 +1,121 @@
+"""The HTTP layer of the client: Airflow's REST API v2 and amlflow's AML-compatible endpoint.
+
+``PublishedPipeline``, ``Experiment``, ``PipelineRun`` and ``StepRun`` call this; they hold Azure ML's
+API, this holds the routes. One ``AirflowClient`` per workspace object (``client_for``), one HTTP
+session each, a token from the workspace's authentication (``AirflowTokenAuthentication`` by default).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from amlflow.api.urls import PREFIX, SERVICE, api_base_url, submit_path
+from amlflow.exceptions import ErrorResponseException
+
+REQUEST_TIMEOUT_SECONDS = 30
+
+
+def error_message(answer: requests.Response) -> str:
+    """The server's error message: Azure ML's ``error.message`` or Airflow's ``detail``."""
+    try:
+        body = answer.json()
+    except ValueError:
+        return answer.text[:500]
+    if isinstance(body, dict):
+        if isinstance(body.get("error"), dict):
+            return str(body["error"].get("message", body))
+        if "detail" in body:
+            return str(body["detail"])
+    return str(body)[:500]
+
+
+def client_for(workspace: Any) -> AirflowClient:
+    """The client of ``workspace`` (made on first use and kept on the workspace object)."""
+    client = getattr(workspace, "_amlflow_client", None)
+    if client is None:
+        client = AirflowClient(workspace)
+        workspace._amlflow_client = client
+    return client
+
+
+class AirflowClient:
+    """Authenticated calls to one Airflow api-server."""
+
+    def __init__(self, workspace: Any = None, auth: Any = None) -> None:
+        from amlflow.core.authentication import AirflowTokenAuthentication
+
+        self.base_url = api_base_url(workspace)
+        self.auth = auth or getattr(workspace, "_auth", None) or AirflowTokenAuthentication(workspace=workspace)
+        if hasattr(self.auth, "_bind"):
+            self.auth._bind(workspace)
+        self.session = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"AirflowClient({self.base_url!r})"
+
+    def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
+        """The JSON answer of ``method path``; an error answer raises ErrorResponseException with its message."""
+        answer = self._send(method, path, json, params)
+        if answer.status_code == 401 and hasattr(self.auth, "_invalidate"):
+            # Expired or revoked before its ``exp``: one new token, one retry.
+            self.auth._invalidate()
+            answer = self._send(method, path, json, params)
+        if answer.status_code >= 400:
+            raise ErrorResponseException(answer.status_code, f"{method} {path}: {error_message(answer)}")
+        return answer.json() if answer.content else None
+
+    def _send(self, method: str, path: str, json: Any, params: dict | None) -> requests.Response:
+        headers = self.auth.get_authentication_header()
+        try:
+            return self.session.request(
+                method, self.base_url + path, json=json, params=params, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
+            )
+        except requests.RequestException as error:
+            raise ErrorResponseException(0, f"{method} {self.base_url}{path}: {error}") from None
+
+    # -- the AML-compatible endpoint -----------------------------------------------------------------
+    def submit(self, pipeline_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return self.request("POST", submit_path(pipeline_id), json=body)
+
+    def published_pipelines(self, active_only: bool = True) -> list[dict[str, Any]]:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PublishedPipelines", params={"activeOnly": active_only})
+
+    def published_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PublishedPipelines/{quote(pipeline_id)}")
+
+    def pipeline_run(self, run_id: str) -> dict[str, Any]:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}")
+
+    def step_runs(self, run_id: str) -> list[dict[str, Any]]:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}/StepRuns")
+
+    def cancel(self, run_id: str) -> dict[str, Any]:
+        return self.request("POST", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}/Cancel")
+
+    # -- Airflow's REST API v2 -----------------------------------------------------------------------
+    def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        return self.request("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused})
+
+    def xcom_keys(self, dag_id: str, run_id: str, task_id: str) -> list[str]:
+        answer = self.request("GET", f"{_task_path(dag_id, run_id, task_id)}/xcomEntries", params={"limit": 1000})
+        return [entry["key"] for entry in answer["xcom_entries"]]
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
+        """The stored XCom value (for a step output: its DataLocation dict), or None if there is none."""
+        try:
+            answer = self.request("GET", f"{_task_path(dag_id, run_id, task_id)}/xcomEntries/{quote(key)}")
+        except ErrorResponseException as error:
+            if error.status_code == 404:
+                return None
+            raise
+        return answer["value"]
+
+    def ui_run_url(self, dag_id: str, run_id: str) -> str:
+        return f"{self.base_url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+
+
+def _task_path(dag_id: str, run_id: str, task_id: str) -> str:
+    return f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"

@@ -1,0 +1,67 @@
+"""``Experiment``: a name that groups pipeline runs, as in ``azureml.core``.
+
+In amlflow an experiment is not a stored object: the name travels with each run (in its conf, see
+``amlflow.runtime.run_conf``), so runs submitted under a name can be found by it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from amlflow.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from amlflow.core.workspace import Workspace
+    from amlflow.pipeline.core.run import PipelineRun
+
+#: Azure ML's rule for experiment names.
+_NAME = re.compile(r"^[A-Za-z0-9][\w-]{0,255}$")
+
+
+def experiment_name_problem(name: Any) -> str | None:
+    """Why ``name`` is not a valid experiment name, or None if it is."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        return (
+            f"{name!r} is not a valid experiment name: use 1-256 letters, digits, '_' or '-', "
+            "starting with a letter or a digit"
+        )
+    return None
+
+
+class Experiment:
+    """Runs grouped under a name in a workspace."""
+
+    def __init__(self, workspace: Workspace, name: str, _skip_name_validation: bool = False, **kwargs: Any) -> None:
+        if not _skip_name_validation:
+            problem = experiment_name_problem(name)
+            if problem:
+                raise UserErrorException(f"Experiment: {problem}")
+        self.workspace = workspace
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Experiment(Name: {self.name}, Workspace: {self.workspace.name})"
+
+    def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
+        """Start a run of ``config`` (a PublishedPipeline) in this experiment.
+
+        ``pipeline_parameters`` (or the deprecated ``pipeline_params``) gives parameter values; ``tags``
+        are kept on the run. A ``Pipeline`` object can't be submitted: Airflow runs DAGs, so publish it
+        in a DAG file (``pipeline.publish(name=...)``) and submit the published pipeline.
+        """
+        from amlflow.pipeline.core.graph import PublishedPipeline
+
+        if not isinstance(config, PublishedPipeline):
+            raise UserErrorException(
+                f"Experiment.submit: can't submit a {type(config).__name__}; amlflow runs published pipelines "
+                "(Airflow DAGs): publish the pipeline in a DAG file with pipeline.publish(name=...), then submit "
+                "PublishedPipeline.get(workspace, name)"
+            )
+        parameters = kwargs.get("pipeline_parameters", kwargs.get("pipeline_params"))
+        return config._submit(self, pipeline_parameters=parameters, tags=tags, **_submit_options(kwargs))
+
+
+def _submit_options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    keep = ("continue_on_step_failure", "regenerate_outputs", "description")
+    return {key: kwargs[key] for key in keep if key in kwargs}
