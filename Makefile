@@ -14,7 +14,14 @@ $(INSTALLED): setup.cfg setup.py pyproject.toml constraints.txt
 
 install: $(INSTALLED)
 
-test: install
+# Azurite (the Azure Storage emulator the blob tests start) comes from npm, pinned in package-lock.json.
+NODE_MODULES := node_modules/.installed
+$(NODE_MODULES): package.json package-lock.json
+	command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q nodejs npm; }
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test: install $(NODE_MODULES)
 	$(BIN)/python -m pytest
 
 lint: install

@@ -16,6 +16,8 @@ DEFAULTS: dict[str, str] = {
     "xcom_offload_threshold": "65536",
     "stderr_tail_lines": "20",
     "transfer_concurrency": "8",
+    "transfer_retries": "5",
+    "transfer_retry_backoff": "1.0",
     "databricks_polling_seconds": "30",
     "snapshot_cache_dir": "",
 }

@@ -65,6 +65,18 @@ def get_provider_info() -> dict[str, Any]:
                     "transfer_concurrency": _option(
                         "Parallel connections per blob upload or download.", "transfer_concurrency", "integer"
                     ),
+                    "transfer_retries": _option(
+                        "How many times a blob transfer is retried after a transient error (network, "
+                        "timeout, throttling, 5xx) before the step fails.",
+                        "transfer_retries",
+                        "integer",
+                    ),
+                    "transfer_retry_backoff": _option(
+                        "Seconds before the first retry of a blob transfer; each further retry waits twice "
+                        "as long (at most 30 s).",
+                        "transfer_retry_backoff",
+                        "float",
+                    ),
                     "databricks_polling_seconds": _option(
                         "Seconds between two looks at a running Databricks job run (by the triggerer while "
                         "a DatabricksStep is deferred).",

@@ -31,7 +31,16 @@ def locate_input(spec: dict[str, Any], ti: Any) -> DataLocation | tuple[str, str
 
 
 def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], workdir: str) -> str:
-    """A local path holding the input: in place when the datastore allows it, else downloaded."""
+    """A local path holding the input: in place when the datastore allows it, else downloaded.
+
+    A DataReference in ``upload`` mode is the other way round: an empty local folder the script fills,
+    uploaded after it succeeds (``StagedOutputs``).
+    """
+    if spec.get("mode") == "upload":
+        local = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("uploads", spec["name"]))
+        os.makedirs(local, exist_ok=True)
+        log.info("Input %s: %s is uploaded after the script succeeds", spec["name"], local)
+        return local
     if isinstance(where, DataLocation):
         backend, path = get_backend(where.datastore), where.path
         manifest = backend.read_manifest(path)

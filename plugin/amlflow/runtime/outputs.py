@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from amlflow import config
 from amlflow.storage import OutputStaging, get_backend
+from amlflow.storage.base import join
 from amlflow.storage.location import DataLocation, output_path
 
 log = logging.getLogger(__name__)
@@ -15,7 +17,16 @@ log = logging.getLogger(__name__)
 class StagedOutputs:
     """The outputs of one step try. Use as a context manager: anything not committed is aborted."""
 
-    def __init__(self, specs: list[dict[str, Any]], dag_id: str, run_id: str, task_id: str) -> None:
+    def __init__(
+        self,
+        specs: list[dict[str, Any]],
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        uploads: list[tuple[dict[str, Any], str]] | None = None,
+    ) -> None:
+        """``uploads``: (spec, local folder) of DataReferences in ``upload`` mode, uploaded at commit."""
+        self._uploads = list(uploads or [])
         self._staged: dict[str, OutputStaging] = {}
         for spec in specs:
             backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
@@ -32,7 +43,10 @@ class StagedOutputs:
         return {name: staging.local_dir for name, staging in self._staged.items()}
 
     def commit(self) -> dict[str, DataLocation]:
-        """Commit every output; each becomes visible only once its manifest is written."""
+        """Upload DataReferences in upload mode, then commit every output (visible once its manifest is written)."""
+        for spec, local_dir in self._uploads:
+            upload_folder(spec, local_dir)
+        self._uploads.clear()
         committed = {}
         for name, staging in list(self._staged.items()):
             manifest = staging.commit()
@@ -58,3 +72,21 @@ class StagedOutputs:
         for staging in self._staged.values():
             staging.abort()
         self._staged.clear()
+
+
+def upload_folder(spec: dict[str, Any], local_dir: str) -> int:
+    """Upload what the script left in ``local_dir`` to the DataReference's path, file by file.
+
+    Each file appears whole or not at all; with ``overwrite=False`` (Azure ML's default) files that already
+    exist on the datastore are kept, so a retried step only adds what its failed try did not upload.
+    """
+    backend = get_backend(spec["datastore"])
+    base = spec.get("path") or ""
+    pairs = [
+        (os.path.join(root, name), join(base, os.path.relpath(os.path.join(root, name), local_dir)))
+        for root, _dirs, names in os.walk(local_dir)
+        for name in sorted(names)
+    ]
+    count = backend.put_files(pairs, base, bool(spec.get("overwrite")), progress=False)
+    log.info("Input %s (upload): %d of %d files uploaded to %s", spec["name"], count, len(pairs), backend.uri(base))
+    return count

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import abc
+import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from amlflow.storage.manifest import Manifest
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,64 @@ class DatastoreBackend(abc.ABC):
         return None
 
     # -- built once on top of the above ------------------------------------------------------------
+    def run_parallel(self, work: Callable[[T], object], items: Iterable[T]) -> None:
+        """Apply ``work`` to every item, ``[amlflow] transfer_concurrency`` at a time; the first error is raised."""
+        from amlflow import config
+
+        items = list(items)
+        workers = min(max(1, config.get_int("transfer_concurrency")), len(items))
+        if workers <= 1:
+            for item in items:
+                work(item)
+            return
+        with ThreadPoolExecutor(workers, thread_name_prefix=f"amlflow-{self.name}") as pool:
+            for future in [pool.submit(work, item) for item in items]:
+                future.result()
+
+    def upload_many(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Upload (local file, datastore path) pairs, several files at once."""
+        self.run_parallel(lambda pair: self.upload_file(*pair), pairs)
+
+    def put_files(self, pairs: Iterable[tuple[str, str]], under: str, overwrite: bool, progress: bool = True) -> int:
+        """Upload (local file, datastore path) pairs that all lie under folder ``under``; returns how many.
+
+        With ``overwrite=False`` a path that already exists is kept and skipped with a warning (Azure ML's
+        rule for uploads), found with one listing of ``under`` rather than one look-up per file.
+        """
+        pairs = list(pairs)
+        if not overwrite:
+            existing = {info.path for info in self.list_files(under)}
+            for _local, remote in pairs:
+                if remote in existing:
+                    log.warning("Datastore %s: %s exists, not overwritten (overwrite=False)", self.name, remote)
+            pairs = [(local, remote) for local, remote in pairs if remote not in existing]
+
+        def send(pair: tuple[str, str]) -> None:
+            self.upload_file(*pair)
+            if progress:
+                log.info("Uploaded %s to datastore %s as %s", pair[0], self.name, pair[1])
+
+        self.run_parallel(send, pairs)
+        return len(pairs)
+
+    def copy_from(self, source: DatastoreBackend, source_path: str, dest_path: str) -> int:
+        """Copy a file or folder from ``source`` (any backend) to ``dest_path`` here; returns how many files.
+
+        This default goes through a local temporary folder; a backend that can copy server-side overrides it.
+        """
+        with tempfile.TemporaryDirectory(prefix="amlflow-copy-") as tmp:
+            local = source.materialize(source_path, tmp)
+            if os.path.isfile(local):
+                self.upload_file(local, dest_path)
+                return 1
+            pairs = [
+                (os.path.join(root, n), join(dest_path, os.path.relpath(os.path.join(root, n), local)))
+                for root, _dirs, names in os.walk(local)
+                for n in names
+            ]
+            self.upload_many(pairs)
+            return len(pairs)
+
     def exists(self, path: str) -> bool:
         return bool(self.list_files(path))
 
@@ -122,9 +188,11 @@ class DatastoreBackend(abc.ABC):
             self._fetch(files[0].path, local, in_place)
             return local
         base = path.strip("/")
-        for info in files:
-            rel = info.path[len(base) :].lstrip("/") if base else info.path
-            self._fetch(info.path, os.path.join(target, rel), None)
+        pairs = [
+            (info.path, os.path.join(target, info.path[len(base) :].lstrip("/") if base else info.path))
+            for info in files
+        ]
+        self.run_parallel(lambda pair: self._fetch(*pair, None), pairs)
         return target
 
     def _fetch(self, path: str, local: str, in_place: str | None) -> None:

@@ -65,4 +65,22 @@ def _find_connection(name: str):
     try:
         return BaseHook.get_connection(name)
     except AirflowNotFoundException:
+        return _from_metadata_db(name)
+
+
+def _from_metadata_db(name: str):
+    """Outside a task, the metadata database too: a deploy script that just registered a datastore uses it.
+
+    (In a task the connection comes through the supervisor, which reads the database itself; tasks must not.)
+    """
+    from airflow.sdk.execution_time import task_runner
+
+    if getattr(task_runner, "SUPERVISOR_COMMS", None) is not None:
+        return None
+    try:
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(name)
+    except Exception as error:  # not found, or no database here: the name is a local folder
+        log.debug("Datastore %r: no connection in the metadata database (%s)", name, error)
         return None
