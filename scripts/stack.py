@@ -235,8 +235,7 @@ class Stack:
                 # Its own process group: stop() signals the component and every worker it forked.
                 start_new_session=True,
             )
-        record = {"pid": process.pid, "start_time": _start_time(process.pid), "argv": ["airflow", *args]}
-        _write_private(self._pid_file(name), json.dumps(record))
+        write_pid_file(self.run_dir, name, process.pid, ["airflow", *args])
 
     def _pid_file(self, name: str) -> str:
         return os.path.join(self.run_dir, f"{name}.pid")
@@ -420,6 +419,12 @@ def stop_home(home: str, timeout: float = 20) -> list[int]:
         if os.path.exists(path):
             os.unlink(path)
     return sorted(pids)
+
+
+def write_pid_file(run_dir: str, name: str, pid: int, argv: list[str]) -> None:
+    """Record a started component; its start time lets ``stop_home`` tell it from a later process with its PID."""
+    record = {"pid": pid, "start_time": _start_time(pid), "argv": argv}
+    _write_private(os.path.join(run_dir, f"{name}.pid"), json.dumps(record))
 
 
 # -- small helpers --------------------------------------------------------------------------------------
