@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
             continue
         for file in files:
             checked += 1
-            errors.extend(load_file(file, os.path.relpath(file) if os.path.isdir(path) else path)[1])
+            display = os.path.join(path, os.path.basename(file)) if os.path.isdir(path) else path
+            errors.extend(load_file(file, display)[1])
     for error in errors:
         print(error)
     print(f"{checked} definition(s) checked, {len(errors)} error(s)", file=sys.stderr)

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 from amlflow.exceptions import PipelineValidationError
 from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
-from amlflow.factory.yaml_loader import YAML_SUFFIXES, dag_from_yaml
+from amlflow.factory.yaml_loader import YAML_SUFFIXES, dag_from_yaml, read_pipeline
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
@@ -84,22 +84,29 @@ def load_pipelines(folder: str) -> FolderLoad:
 
 
 def check_pipelines(folder: str) -> None:
-    """Raise PipelineDefinitionError listing every error of every definition in ``folder``."""
+    """Raise PipelineDefinitionError listing every error of every definition in ``folder``.
+
+    YAML definitions are checked as the loader reads them, short of building their DAGs (their
+    schedule is checked all the same); Python modules are run, without registering what they publish.
+    """
     with _registration_off():
-        result = load_folder(folder)
+        result = load_folder(folder, build=False)
     if result.errors:
         raise PipelineDefinitionError(result.errors)
 
 
-def load_folder(folder: str, dag_id: str | None = None) -> FolderLoad:
-    """Every definition of ``folder`` (or only those that can define ``dag_id``) as DAGs and errors."""
+def load_folder(folder: str, dag_id: str | None = None, *, build: bool = True) -> FolderLoad:
+    """Every definition of ``folder`` (or only those that can define ``dag_id``) as DAGs and errors.
+
+    ``build=False`` checks YAML definitions without building their DAGs.
+    """
     folder = os.path.abspath(folder)
     result = FolderLoad()
     owners: dict[str, str] = {}
     for path in definition_files(folder, dag_id):
         display = os.path.join(os.path.basename(folder), os.path.basename(path))
         result.files.append(path)
-        dags, errors = load_file(path, display)
+        dags, errors = load_file(path, display, build=build)
         for dag in dags:
             if dag.dag_id in owners:
                 _unregister([dag])
@@ -112,11 +119,14 @@ def load_folder(folder: str, dag_id: str | None = None) -> FolderLoad:
     return result
 
 
-def load_file(path: str, display: str | None = None) -> tuple[list[DAG], list[DefinitionError]]:
+def load_file(path: str, display: str | None = None, *, build: bool = True) -> tuple[list[DAG], list[DefinitionError]]:
     """The DAGs one definition file makes, or the errors that stop it (then no DAG of it is registered)."""
     display = display or path
     if path.endswith(YAML_SUFFIXES):
         try:
+            if not build:
+                read_pipeline(path, display)
+                return [], []
             return [dag_from_yaml(path, display)], []
         except PipelineDefinitionError as exc:
             return [], exc.errors

@@ -130,6 +130,7 @@ class _Builder:
                 f"{name!r} must equal the file name without extension ({pipeline_name(self.file)!r}): "
                 "the loader finds a pipeline by its file name",
             )
+        self._schedule()
         self._computes()
         self._data()
         self._parameters()
@@ -161,6 +162,17 @@ class _Builder:
         )
 
     # -- declarations ------------------------------------------------------------------------------
+    def _schedule(self) -> None:
+        schedule = self.spec.get("schedule")
+        if not schedule:
+            return
+        from airflow.sdk import DAG
+
+        try:
+            DAG(pipeline_name(self.file), schedule=schedule).timetable.validate()
+        except Exception as exc:  # Airflow's timetables raise several types; all mean a bad schedule
+            self.fail(["schedule"], f"{schedule!r} is not a valid schedule: {exc}")
+
     def _computes(self) -> None:
         for name, config in (self.spec.get("computes") or {}).items():
             config = {k: v for k, v in (config or {}).items() if k != "type"}

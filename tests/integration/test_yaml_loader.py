@@ -1,0 +1,117 @@
+"""The loader in a real DagBag: good pipelines load next to bad ones, whose errors are the check file's
+import error (as the dag-processor stores it for the UI and REST API), and a task start parses only its
+own pipeline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+
+BAD_YAML = """\
+pipeline_data: {d: {}}
+steps:
+  - kind: PythonScriptStep
+    name: only
+    script_name: train.py
+    source_directory: ../compare_models
+    outputs: [$data.d]
+    allow_reuse: maybe
+"""
+
+PYTHON_MODULE = """\
+import os
+
+from amlflow.core import Workspace
+from amlflow.pipeline.core import Pipeline
+from amlflow.pipeline.steps import PythonScriptStep
+
+scripts = os.path.join(os.path.dirname(__file__), "..", "compare_models")
+step = PythonScriptStep(script_name="train.py", source_directory=scripts)
+Pipeline(Workspace(), [step]).publish(name="python_module")
+"""
+
+
+@pytest.fixture
+def dags(tmp_path):
+    """A DAG folder as the repo ships it, plus one bad YAML, two good Python modules and a failing one."""
+    folder = tmp_path / "dags"
+    shutil.copytree(os.path.join(ROOT, "dags"), folder)
+    os.remove(folder / "compare_models.py")
+    (folder / "pipelines" / "bad_yaml.yaml").write_text(BAD_YAML)
+    (folder / "pipelines" / "python_module.py").write_text(PYTHON_MODULE)
+    (folder / "pipelines" / "failing_module.py").write_text(PYTHON_MODULE.replace("step = ", "raise KeyError('x')\n"))
+    (folder / "pipelines" / "publishes_renamed.py").write_text(PYTHON_MODULE.replace('"python_module"', '"renamed"'))
+    return folder
+
+
+EXPECTED_ERRORS = [
+    "pipelines/bad_yaml.yaml:8:18: only.allow_reuse: 'maybe' is not of type 'boolean'",
+    "pipelines/failing_module.py:8:1: pipeline: KeyError: 'x'",
+]
+
+
+def test_good_pipelines_load_and_bad_ones_are_the_check_files_import_error(dags):
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(dags), safe_mode=True)
+    assert sorted(bag.dags) == ["Compare_Models_YAML", "python_module", "renamed"]
+    assert all(dag.fileloc == str(dags / "pipelines_loader.py") for dag in bag.dags.values())
+    assert list(bag.import_errors) == [str(dags / "pipelines_check.py")]
+    error = bag.import_errors[str(dags / "pipelines_check.py")]
+    for line in EXPECTED_ERRORS:
+        assert line in error.splitlines()
+
+
+def test_stored_as_the_dag_processor_does_good_dags_stay_active_and_the_error_is_listed(dags, airflow_db):
+    """``sync_bag_to_db`` is what the dag-processor runs: the rows the UI and ``/api/v2/importErrors`` read."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import BundleDagBag, sync_bag_to_db
+    from airflow.models.dag import DagModel
+    from airflow.models.errors import ParseImportError
+    from airflow.utils.session import create_session
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = BundleDagBag(dag_folder=str(dags), bundle_path=dags, bundle_name="dags-folder")
+    sync_bag_to_db(bag, "dags-folder", None)
+    with create_session() as session:
+        models = {m.dag_id: m for m in session.query(DagModel).filter(DagModel.dag_id.in_(bag.dags))}
+        assert {k: (m.is_stale, m.has_import_errors) for k, m in models.items()} == {
+            "Compare_Models_YAML": (False, False),
+            "python_module": (False, False),
+            "renamed": (False, False),
+        }
+        rows = {e.filename: e.stacktrace for e in session.query(ParseImportError).filter_by(bundle_name="dags-folder")}
+    assert set(rows) == {"pipelines_check.py"}
+    for line in EXPECTED_ERRORS:
+        assert line in rows["pipelines_check.py"].splitlines()
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "read"),
+    [
+        ("Compare_Models_YAML", ["Compare_Models_YAML.yaml"]),
+        ("python_module", ["python_module.py"]),
+        # no file of that name: only a Python module can define it, so those (only) are run
+        ("renamed", ["failing_module.py", "publishes_renamed.py", "python_module.py"]),
+    ],
+)
+def test_a_task_start_parses_only_its_own_pipeline(dags, monkeypatch, dag_id, read):
+    """As the task runner does: ``BundleDagBag`` on the loader file under the task's parsing context."""
+    from airflow.dag_processing.dagbag import BundleDagBag
+    from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
+
+    from amlflow.factory import folder_loader
+
+    loaded: list[str] = []
+    real = folder_loader.load_file
+    monkeypatch.setattr(folder_loader, "load_file", lambda path, *a, **k: loaded.append(path) or real(path, *a, **k))
+    with _airflow_parsing_context_manager(dag_id=dag_id, task_id="train.py"):
+        bag = BundleDagBag(
+            dag_folder=str(dags / "pipelines_loader.py"), safe_mode=False, bundle_path=dags, bundle_name="dags-folder"
+        )
+    assert dag_id in bag.dags and "Compare_Models_YAML" not in set(bag.dags) - {dag_id}
+    assert [os.path.basename(p) for p in loaded] == read
