@@ -13,6 +13,8 @@ import sys
 COMMANDS: dict[str, str] = {
     "pools": "amlflow.commands.pools",
     "computes": "amlflow.commands.computes",
+    "validate": "amlflow.commands.validate",
+    "render": "amlflow.commands.render",
 }
 
 
