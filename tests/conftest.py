@@ -15,7 +15,12 @@ import tempfile
 import pytest
 
 #: Fixture modules that start real services once per session; add yours here.
-pytest_plugins: list[str] = ["tests.fixtures.airflow_stack", "tests.fixtures.azurite", "tests.fixtures.databricks_double"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.airflow_stack",
+    "tests.fixtures.azurite",
+    "tests.fixtures.docker_engine",
+    "tests.fixtures.databricks_double",
+]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOME = tempfile.mkdtemp(prefix="amlflow-test-home-")

@@ -11,6 +11,7 @@ import os
 SECTION = "amlflow"
 
 DEFAULTS: dict[str, str] = {
+    "docker_base_image": "python:3.11-slim-bookworm",
     "default_datastore": "workspaceblobstore",
     "local_datastore_root": "",
     "xcom_offload_threshold": "65536",

@@ -33,6 +33,7 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "operators": [
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.python_script"]},
+            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.docker"]},
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.databricks"]},
         ],
         "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
@@ -42,6 +43,12 @@ def get_provider_info() -> dict[str, Any]:
             "amlflow": {
                 "description": "Azure ML style pipelines: datastores, step outputs and XCom.",
                 "options": {
+                    "docker_base_image": _option(
+                        "Image of the steps run in Docker whose environment names none (or Azure ML's "
+                        "default CPU/GPU image); pip packages of an environment are installed on top of it.",
+                        "docker_base_image",
+                        example="python:3.11-slim-bookworm",
+                    ),
                     "default_datastore": _option(
                         "Datastore of PipelineData and offloaded XCom values when a pipeline names none.",
                         "default_datastore",

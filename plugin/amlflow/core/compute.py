@@ -223,11 +223,57 @@ class DatabricksCompute(ComputeTarget):
         return {}
 
 
+@dataclass
+class DockerAttachConfiguration(ComputeTargetAttachConfiguration):
+    docker_url: str | None = None
+    docker_conn_id: str | None = None
+    max_nodes: int = 4
+    network_mode: str | None = None
+
+
+class DockerCompute(ComputeTarget):
+    """A Docker engine (amlflow's; Azure ML ran every step in Docker): each step runs in a container.
+
+    The container runs on the engine at ``docker_url`` (None: ``DOCKER_HOST``, else the local socket),
+    from the image of the step's environment (``amlflow.core.environment``), with at most ``max_nodes``
+    steps at once: the pool and queue named after the target, as for an AmlCompute. ``docker_conn_id``
+    is the Airflow ``docker`` connection holding registry credentials, for images that need a login.
+    """
+
+    type = "Docker"
+
+    def _configure(self, configuration: DockerAttachConfiguration | None) -> None:
+        config = configuration or DockerAttachConfiguration(DockerCompute)
+        self.docker_url = config.docker_url
+        self.docker_conn_id = config.docker_conn_id
+        self.max_nodes = config.max_nodes
+        self.network_mode = config.network_mode
+
+    @staticmethod
+    def attach_configuration(
+        docker_url: str | None = None,
+        docker_conn_id: str | None = None,
+        max_nodes: int = 4,
+        network_mode: str | None = None,
+    ) -> DockerAttachConfiguration:
+        """What ``ComputeTarget.attach`` needs; nothing is contacted until a step runs."""
+        if max_nodes < 1:
+            raise ComputeTargetException(
+                f"DockerCompute.attach_configuration: max_nodes must be at least 1, got {max_nodes}"
+            )
+        return DockerAttachConfiguration(DockerCompute, docker_url, docker_conn_id, max_nodes, network_mode)
+
+    def task_placement(self) -> dict[str, Any]:
+        return {"queue": self.name, "pool": self.name, "pool_slots_total": self.max_nodes}
+
+
 #: ``(name, type)`` compute tuples: the type names Azure ML uses -> target class
 _TYPES: dict[str, type[ComputeTarget]] = {
     "AmlCompute": AmlCompute,
     "Databricks": DatabricksCompute,
     "DatabricksCompute": DatabricksCompute,
+    "Docker": DockerCompute,
+    "DockerCompute": DockerCompute,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from amlflow.factory.containers import container_arguments
 from amlflow.factory.step_specs import argument_specs, data_value_spec, value_spec
 
 if TYPE_CHECKING:
@@ -27,11 +28,18 @@ def python_script_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) ->
 
     env_params = {parameter_env_name(p.name): value_spec(p) for p in step.parameters()}
     env_params.update({parameter_env_name(k): value_spec(v) for k, v in step.params.items()})
-    return PythonScriptStepOperator(
+    operator_class: type[BaseOperator] = PythonScriptStepOperator
+    container = container_arguments(step, pipeline, common)
+    if container is not None:  # a DockerCompute target, or a runconfig with Docker on
+        from amlflow.operators.docker import DockerStepOperator
+
+        operator_class = DockerStepOperator
+    return operator_class(
         script_name=step.script_name,
         source_directory=step.source_directory(pipeline.default_source_directory),
         arguments=argument_specs(step),
         step_params=env_params,
+        **(container or {}),
         **common,
     )
 

@@ -1,0 +1,127 @@
+"""``Environment``: what a step's code runs with (an image, pip packages, variables), as ``azureml.core``.
+
+A step runs in its environment when it is on a ``DockerCompute`` target or its ``RunConfiguration`` asks
+for Docker. The image is ``docker.base_image`` as it is, or, when the environment lists pip packages,
+an image amlflow builds once from that base plus those packages and tags by a hash of its content
+(``image_recipe`` says which). Azure ML's default CPU image is a name a ported pipeline keeps writing;
+amlflow reads it as "the deployment's default image", ``[amlflow] docker_base_image``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from amlflow.core.conda_dependencies import CondaDependencies
+from amlflow.exceptions import UserErrorException
+
+#: Azure ML's default CPU base image; here it stands for ``[amlflow] docker_base_image``.
+DEFAULT_CPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04"
+#: Azure ML's default GPU base image; here, as the CPU one, the deployment's default image.
+DEFAULT_GPU_IMAGE = "mcr.microsoft.com/azureml/openmpi4.1.0-cuda11.1-cudnn8-ubuntu20.04"
+_DEFAULT_IMAGES = {DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE}
+
+
+class DockerSection:
+    """``Environment.docker``. Slots: a misspelt or unsupported setting fails instead of being ignored."""
+
+    __slots__ = ("base_image", "base_image_registry", "enabled")
+
+    def __init__(self) -> None:
+        self.enabled = False
+        self.base_image: str | None = DEFAULT_CPU_IMAGE
+        self.base_image_registry: Any = None
+
+
+class PythonSection:
+    """``Environment.python``: the interpreter and, unless user-managed, the packages to install."""
+
+    __slots__ = ("conda_dependencies", "interpreter_path", "user_managed_dependencies")
+
+    def __init__(self) -> None:
+        self.interpreter_path = "python"
+        self.user_managed_dependencies = False
+        self.conda_dependencies = CondaDependencies()
+
+
+class Environment:
+    """A named environment: ``Environment("sklearn")``, then set ``.docker`` and ``.python``."""
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise UserErrorException(f"Environment name must be a non-empty string, got {name!r}")
+        self.name = name
+        self.version: str | None = kwargs.get("version")
+        self.docker = DockerSection()
+        self.python = PythonSection()
+        self.environment_variables: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"Environment(name={self.name!r}, base_image={self.docker.base_image!r})"
+
+    @staticmethod
+    def from_pip_requirements(name: str, file_path: str, pip_version: str | None = None) -> Environment:
+        """An environment whose pip packages are the lines of a requirements file."""
+        env = Environment(name)
+        for requirement in _requirement_lines(file_path):
+            env.python.conda_dependencies.add_pip_package(requirement)
+        return env
+
+    @staticmethod
+    def from_conda_specification(name: str, file_path: str) -> Environment:
+        env = Environment(name)
+        env.python.conda_dependencies = CondaDependencies(file_path)
+        return env
+
+    @staticmethod
+    def from_docker_image(
+        name: str,
+        image: str,
+        container_registry: Any = None,
+        conda_specification: str | None = None,
+        pip_requirements: str | None = None,
+    ) -> Environment:
+        """An environment that is an image; with no packages given, its Python is used as it is."""
+        env = Environment(name)
+        env.docker.base_image = image
+        env.docker.base_image_registry = container_registry
+        if conda_specification:
+            env.python.conda_dependencies = CondaDependencies(conda_specification)
+        if pip_requirements:
+            for requirement in _requirement_lines(pip_requirements):
+                env.python.conda_dependencies.add_pip_package(requirement)
+        env.python.user_managed_dependencies = not (conda_specification or pip_requirements)
+        return env
+
+    def image_recipe(self) -> dict[str, Any]:
+        """What the step's image is made of, as JSON-able operator arguments.
+
+        ``base_image`` None means the deployment's default image (resolved when the task runs); an empty
+        ``pip_packages`` means the base image is used as it is, with nothing built.
+        """
+        deps = self.python.conda_dependencies
+        if deps.conda_packages and not self.python.user_managed_dependencies:
+            raise UserErrorException(
+                f"environment {self.name!r}: conda packages {deps.conda_packages} need conda, which amlflow "
+                "does not install; list them as pip_packages, or use an image that has them "
+                "(Environment.from_docker_image)"
+            )
+        base = self.docker.base_image
+        managed = not self.python.user_managed_dependencies
+        return {
+            "name": self.name,
+            "base_image": None if not base or base in _DEFAULT_IMAGES else base,
+            "pip_packages": deps.pip_packages if managed else [],
+            "pip_options": deps.pip_options if managed else [],
+            "interpreter": self.python.interpreter_path or "python",
+            "environment_variables": {str(k): str(v) for k, v in self.environment_variables.items()},
+        }
+
+
+def _requirement_lines(file_path: str) -> list[str]:
+    try:
+        with open(file_path) as handle:
+            lines = [line.split("#", 1)[0].strip() for line in handle]
+    except FileNotFoundError:
+        raise UserErrorException(f"pip requirements file not found: {os.path.abspath(file_path)}") from None
+    return [line for line in lines if line and not line.startswith("-")]
