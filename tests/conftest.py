@@ -16,6 +16,7 @@ import pytest
 
 #: Fixture modules that start real services once per session; add yours here.
 pytest_plugins: list[str] = [
+    "tests.fixtures.adla_double",
     "tests.fixtures.airflow_stack",
     "tests.fixtures.azurite",
     "tests.fixtures.docker_engine",

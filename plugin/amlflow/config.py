@@ -20,6 +20,7 @@ DEFAULTS: dict[str, str] = {
     "transfer_retries": "5",
     "transfer_retry_backoff": "1.0",
     "databricks_polling_seconds": "30",
+    "adla_poll_interval": "30",
     "snapshot_cache_dir": "",
 }
 

@@ -35,10 +35,16 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.python_script"]},
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.docker"]},
             {"integration-name": "amlflow", "python-modules": ["amlflow.operators.databricks"]},
+            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.adla"]},
         ],
         "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
-        "hooks": [{"integration-name": "amlflow", "python-modules": ["amlflow.hooks.databricks"]}],
+        "hooks": [
+            {"integration-name": "amlflow", "python-modules": ["amlflow.hooks.adla"]},
+            {"integration-name": "amlflow", "python-modules": ["amlflow.hooks.databricks"]},
+        ],
         "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],
+        "triggers": [{"integration-name": "amlflow", "python-modules": ["amlflow.triggers.adla"]}],
+        "connection-types": [{"hook-class-name": "amlflow.hooks.adla.AdlaHook", "connection-type": "amlflow_adla"}],
         "config": {
             "amlflow": {
                 "description": "Azure ML style pipelines: datastores, step outputs and XCom.",
@@ -95,6 +101,11 @@ def get_provider_info() -> dict[str, Any]:
                         "(empty: $AIRFLOW_HOME/cache/snapshots).",
                         "snapshot_cache_dir",
                         example="/var/cache/amlflow/snapshots",
+                    ),
+                    "adla_poll_interval": _option(
+                        "Seconds between two reads of an AdlaStep job's state by the triggerer.",
+                        "adla_poll_interval",
+                        "float",
                     ),
                 },
             }

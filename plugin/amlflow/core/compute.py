@@ -267,11 +267,101 @@ class DockerCompute(ComputeTarget):
         return {"queue": self.name, "pool": self.name, "pool_slots_total": self.max_nodes}
 
 
+@dataclass
+class AdlaAttachConfiguration(ComputeTargetAttachConfiguration):
+    resource_group: str | None = None
+    account_name: str | None = None
+
+
+class AdlaCompute(ComputeTarget):
+    """An Azure Data Lake Analytics account (retired by Microsoft on 2024-02-29; see the README).
+
+    Attaching records the account; the service principal that submits jobs is the Airflow connection
+    (type ``amlflow_adla``) whose id is the target's name, read by ``AdlaHook`` when a step runs. Steps
+    only submit and, deferred, wait in the triggerer, so they take no pool or queue.
+    """
+
+    type = "DataLakeAnalytics"
+
+    def _configure(self, configuration: AdlaAttachConfiguration | None) -> None:
+        self.resource_group = configuration.resource_group if configuration else None
+        #: None: the connection's ``account_name`` extra says which account
+        self.account_name = configuration.account_name if configuration else None
+
+    @staticmethod
+    def attach_configuration(
+        resource_group: str | None = None, account_name: str | None = None, resource_id: str | None = None
+    ) -> AdlaAttachConfiguration:
+        """What ``ComputeTarget.attach`` needs: the account, by name or by its Azure resource id."""
+        if resource_id:
+            parts = resource_id.strip("/").split("/")
+            fields = dict(zip(parts[::2], parts[1::2], strict=False))
+            resource_group = resource_group or fields.get("resourceGroups")
+            account_name = account_name or fields.get("accounts")
+        if not account_name:
+            raise ComputeTargetException("AdlaCompute.attach_configuration: account_name or resource_id is required")
+        return AdlaAttachConfiguration(AdlaCompute, resource_group, account_name)
+
+    @property
+    def adla_conn_id(self) -> str:
+        return self.name
+
+    def task_placement(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class DataFactoryProvisioningConfiguration(ComputeTargetProvisioningConfiguration):
+    location: str | None = None
+
+
+@dataclass
+class DataFactoryAttachConfiguration(ComputeTargetAttachConfiguration):
+    resource_group: str | None = None
+    factory_name: str | None = None
+
+
+class DataFactoryCompute(ComputeTarget):
+    """An Azure Data Factory, the compute of DataTransferStep; here the Airflow worker does the copy.
+
+    Provisioning or attaching records the name only: blob-to-blob copies run server-side in Azure
+    Storage and other copies stream through the worker, so no connection or pool is needed.
+    """
+
+    type = "DataFactory"
+
+    def _configure(self, configuration: Any) -> None:
+        self.resource_group = getattr(configuration, "resource_group", None)
+        self.factory_name = getattr(configuration, "factory_name", None) or self.name
+
+    @staticmethod
+    def provisioning_configuration(location: str | None = None) -> DataFactoryProvisioningConfiguration:
+        return DataFactoryProvisioningConfiguration(DataFactoryCompute, location)
+
+    @staticmethod
+    def attach_configuration(
+        resource_group: str | None = None, factory_name: str | None = None, resource_id: str | None = None
+    ) -> DataFactoryAttachConfiguration:
+        if resource_id:
+            parts = resource_id.strip("/").split("/")
+            fields = dict(zip(parts[::2], parts[1::2], strict=False))
+            resource_group = resource_group or fields.get("resourceGroups")
+            factory_name = factory_name or fields.get("factories")
+        return DataFactoryAttachConfiguration(DataFactoryCompute, resource_group, factory_name)
+
+    def task_placement(self) -> dict[str, Any]:
+        return {}
+
+
 #: ``(name, type)`` compute tuples: the type names Azure ML uses -> target class
 _TYPES: dict[str, type[ComputeTarget]] = {
     "AmlCompute": AmlCompute,
     "Databricks": DatabricksCompute,
     "DatabricksCompute": DatabricksCompute,
+    "DataLakeAnalytics": AdlaCompute,
+    "AdlaCompute": AdlaCompute,
+    "DataFactory": DataFactoryCompute,
+    "DataFactoryCompute": DataFactoryCompute,
     "Docker": DockerCompute,
     "DockerCompute": DockerCompute,
 }

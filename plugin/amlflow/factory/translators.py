@@ -44,6 +44,24 @@ def python_script_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) ->
     )
 
 
+def adla_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    from amlflow.core.compute import resolve_compute
+    from amlflow.operators.adla import AdlaStepOperator
+
+    target = resolve_compute(pipeline.workspace, step.compute_target)
+    return AdlaStepOperator(
+        script_name=step.script_name,
+        source_directory=step.source_directory(pipeline.default_source_directory),
+        adla_conn_id=target.adla_conn_id,
+        account_name=target.account_name,
+        step_params={key: value_spec(value) for key, value in step.params.items()},
+        degree_of_parallelism=step.degree_of_parallelism,
+        priority=step.priority,
+        runtime_version=step.runtime_version,
+        **common,
+    )
+
+
 def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
     from amlflow.operators.databricks import DatabricksStepOperator
 
@@ -83,10 +101,28 @@ def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> Ba
     )
 
 
+def data_transfer_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    from amlflow.operators.data_transfer import DataTransferStepOperator
+
+    destination = step.destination
+    return DataTransferStepOperator(
+        destination={
+            "datastore": destination.datastore.name,
+            "path": destination.path_on_datastore or "",
+            "overwrite": bool(destination.overwrite),
+        },
+        source_reference_type=step.source_reference_type,
+        destination_reference_type=step.destination_reference_type,
+        **common,
+    )
+
+
 #: step kind (``PipelineStep.kind``) -> translator
 TRANSLATORS: dict[str, Translator] = {
     "PythonScriptStep": python_script_task,
     "DatabricksStep": databricks_task,
+    "AdlaStep": adla_task,
+    "DataTransferStep": data_transfer_task,
 }
 
 
