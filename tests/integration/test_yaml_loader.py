@@ -115,3 +115,33 @@ def test_a_task_start_parses_only_its_own_pipeline(dags, monkeypatch, dag_id, re
         )
     assert dag_id in bag.dags and "Compare_Models_YAML" not in set(bag.dags) - {dag_id}
     assert [os.path.basename(p) for p in loaded] == read
+
+
+@pytest.mark.integration
+def test_rest_api_shows_the_bad_definition_with_its_location_next_to_the_good_dag(airflow_stack):
+    """On a real dag-processor: the good YAML DAG is served, the bad one is ``GET /api/v2/importErrors``."""
+    import time
+
+    dags = airflow_stack.dags_folder
+    shutil.copytree(
+        os.path.join(ROOT, "dags", "compare_models"), os.path.join(dags, "compare_models"), dirs_exist_ok=True
+    )
+    shutil.copytree(os.path.join(ROOT, "dags", "pipelines"), os.path.join(dags, "pipelines"), dirs_exist_ok=True)
+    with open(os.path.join(dags, "pipelines", "bad_yaml.yaml"), "w") as handle:
+        handle.write(BAD_YAML)
+    with open(os.path.join(dags, ".airflowignore"), "a") as handle:
+        handle.write("compare_models/\npipelines/\n")
+    shutil.copy(os.path.join(ROOT, "dags", "pipelines_check.py"), dags)
+    airflow_stack.install_dag(os.path.join(ROOT, "dags", "pipelines_loader.py"), ["Compare_Models_YAML"])
+    status, dag = airflow_stack.request("GET", "/api/v2/dags/Compare_Models_YAML")
+    assert status == 200 and dag["is_stale"] is False and dag["has_import_errors"] is False
+    deadline = time.monotonic() + 90
+    while True:
+        status, body = airflow_stack.request("GET", "/api/v2/importErrors")
+        assert status == 200
+        found = [e for e in body["import_errors"] if e["filename"].endswith("pipelines_check.py")]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(1)  # polling the dag-processor's next parse, not an assertion
+    assert found, body
+    assert EXPECTED_ERRORS[0] in found[0]["stack_trace"].splitlines()
