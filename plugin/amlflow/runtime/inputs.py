@@ -8,7 +8,7 @@ from typing import Any
 
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
-from amlflow.storage import get_backend
+from amlflow.storage import DatastoreBackend, get_backend
 from amlflow.storage.location import DataLocation
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,24 @@ def locate_input(spec: dict[str, Any], ti: Any) -> DataLocation | tuple[str, str
     return spec["datastore"], spec["path"]
 
 
+def resolve_input(spec: dict[str, Any], where: DataLocation | tuple[str, str]) -> tuple[DatastoreBackend, str]:
+    """The backend and path of an input, checked: a committed output (matching manifest), or existing data."""
+    if isinstance(where, DataLocation):
+        backend, path = get_backend(where.datastore), where.path
+        manifest = backend.read_manifest(path)
+        if manifest is None or manifest.fingerprint != where.fingerprint:
+            raise StepFailedError(
+                f"input {spec['name']!r}: output {where.uri} is not committed (no matching manifest); "
+                "it will not be read"
+            )
+        return backend, path
+    datastore, path = where
+    backend = get_backend(datastore)
+    if not backend.exists(path):
+        raise StepFailedError(f"input {spec['name']!r}: nothing at {backend.uri(path)} (datastore {datastore!r})")
+    return backend, path
+
+
 def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], workdir: str) -> str:
     """A local path holding the input: in place when the datastore allows it, else downloaded.
 
@@ -41,19 +59,7 @@ def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], wor
         os.makedirs(local, exist_ok=True)
         log.info("Input %s: %s is uploaded after the script succeeds", spec["name"], local)
         return local
-    if isinstance(where, DataLocation):
-        backend, path = get_backend(where.datastore), where.path
-        manifest = backend.read_manifest(path)
-        if manifest is None or manifest.fingerprint != where.fingerprint:
-            raise StepFailedError(
-                f"input {spec['name']!r}: output {where.uri} is not committed (no matching manifest); "
-                "it will not be read"
-            )
-    else:
-        datastore, path = where
-        backend = get_backend(datastore)
-        if not backend.exists(path):
-            raise StepFailedError(f"input {spec['name']!r}: nothing at {backend.uri(path)} (datastore {datastore!r})")
+    backend, path = resolve_input(spec, where)
     if spec.get("mode") == "download":
         target = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("inputs", spec["name"]))
         local = backend.materialize(path, target)

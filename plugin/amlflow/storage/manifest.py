@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 MANIFEST_SUFFIX = ".manifest.json"
@@ -24,7 +25,7 @@ def sha256_file(local_path: str, chunk: int = 1 << 20) -> str:
 
 @dataclass
 class Manifest:
-    """Files of one committed output, relative to its folder, with ``size`` and ``sha256`` each."""
+    """Files of one committed output, relative to its folder, with ``size`` and ``sha256`` (or ``tag``) each."""
 
     files: list[dict] = field(default_factory=list)
 
@@ -42,6 +43,21 @@ class Manifest:
                 entries.append({"path": rel, "size": os.path.getsize(full), "sha256": sha256_file(full)})
         return cls(sorted(entries, key=lambda e: e["path"]))
 
+    @classmethod
+    def of_stored(cls, base: str, files: Iterable[tuple[str, int, str]]) -> Manifest:
+        """A manifest of files already on a datastore under ``base`` (``(path, size, tag)``, e.g. FileInfo).
+
+        For data written in place by a remote service or a server-side copy, whose bytes never pass
+        through this machine: each file's content tag (sha256 on a local datastore, MD5 or ETag on blob)
+        stands where ``of_folder`` puts a sha256.
+        """
+        prefix = base.strip("/")
+        entries = []
+        for path, size, tag in files:
+            rel = path[len(prefix) :].lstrip("/") if path != prefix else path.rsplit("/", 1)[-1]
+            entries.append({"path": rel, "size": size, "tag": tag})
+        return cls(sorted(entries, key=lambda e: e["path"]))
+
     @property
     def total_size(self) -> int:
         return sum(e["size"] for e in self.files)
@@ -49,7 +65,7 @@ class Manifest:
     @property
     def fingerprint(self) -> str:
         """One hash for the whole output: equal fingerprints mean equal file names and contents."""
-        canonical = json.dumps([[e["path"], e["size"], e["sha256"]] for e in self.files])
+        canonical = json.dumps([[e["path"], e["size"], e.get("sha256") or e["tag"]] for e in self.files])
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> bytes:

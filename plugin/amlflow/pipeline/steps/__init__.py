@@ -1,6 +1,8 @@
 """Step kinds, as in ``azureml.pipeline.steps``."""
 
+from amlflow.pipeline.steps.adla_step import AdlaStep
+from amlflow.pipeline.steps.data_transfer_step import DataTransferStep
 from amlflow.pipeline.steps.databricks_step import DatabricksStep
 from amlflow.pipeline.steps.python_script_step import PythonScriptStep
 
-__all__ = ["DatabricksStep", "PythonScriptStep"]
+__all__ = ["AdlaStep", "DataTransferStep", "DatabricksStep", "PythonScriptStep"]

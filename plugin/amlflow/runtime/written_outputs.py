@@ -1,0 +1,37 @@
+"""Outputs that a remote service writes in place (an ADLA job, a server-side copy), not a local script.
+
+They cannot be staged locally and renamed, so the commit marker does all the work: before the service
+starts, whatever an earlier try left at the output path is un-committed (manifest first) and removed;
+after it succeeds, the files found there are listed (sizes and content tags, no bytes read) and the
+manifest written last. Until then no step reads the output, exactly as with ``StagedOutputs``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from amlflow.storage.base import DatastoreBackend
+from amlflow.storage.location import DataLocation
+from amlflow.storage.manifest import Manifest
+
+log = logging.getLogger(__name__)
+
+
+def clear_output(backend: DatastoreBackend, path: str) -> None:
+    """Un-commit ``path`` (manifest first, so no reader sees a half-deleted output), then delete its files."""
+    backend.delete(Manifest.path_for(path))
+    removed = backend.delete_prefix(path)
+    if removed:
+        log.info("Output %s: removed %d files an earlier try left", backend.uri(path), removed)
+
+
+def commit_written_output(backend: DatastoreBackend, path: str) -> DataLocation:
+    """Write the manifest of what the service left at ``path``; return the output's XCom location."""
+    files = backend.list_files(path)
+    manifest = Manifest.of_stored(path, ((f.path, f.size, f.tag) for f in files))
+    if not manifest.files:
+        log.warning("Output %s: the job wrote no files; committing it empty", backend.uri(path))
+    backend.write_manifest(path, manifest)
+    location = DataLocation(backend.name, path, backend.uri(path), manifest.fingerprint, manifest.total_size)
+    log.info("Output committed: %d files, %d bytes at %s", len(manifest.files), manifest.total_size, location.uri)
+    return location
