@@ -1,0 +1,88 @@
+"""Any step class exported by ``amlflow.pipeline.steps`` is a YAML ``kind``: keys become its constructor
+arguments, with ``$data``/``$param``/``$datastore`` references resolved, and the schema checks them."""
+
+from __future__ import annotations
+
+import pytest
+
+from amlflow.core.datastore import Datastore
+from amlflow.data.data_reference import DataReference
+from amlflow.factory import yaml_kinds, yaml_schema
+from amlflow.factory.yaml_errors import PipelineDefinitionError
+from amlflow.factory.yaml_loader import read_pipeline
+from amlflow.pipeline.core.builder import PipelineData, PipelineStep
+from amlflow.pipeline.core.graph import PipelineParameter
+
+
+class NotebookStep(PipelineStep):
+    """A step kind the YAML code has never heard of."""
+
+    kind = "NotebookStep"
+
+    def __init__(
+        self,
+        notebook_path: str,
+        name: str | None = None,
+        inputs: list | None = None,
+        outputs: list | None = None,
+        notebook_params: dict | None = None,
+        cluster_size: int = 1,
+    ) -> None:
+        super().__init__(name or notebook_path.rsplit("/", 1)[-1], inputs, outputs)
+        self.notebook_path = notebook_path
+        self.notebook_params = notebook_params
+        self.cluster_size = cluster_size
+
+
+def _clear_caches() -> None:
+    for cached in (yaml_kinds.step_kinds, yaml_schema.pipeline_schema, yaml_schema._validators):
+        cached.cache_clear()
+
+
+@pytest.fixture
+def new_kind(monkeypatch):
+    import amlflow.pipeline.steps as steps
+
+    monkeypatch.setattr(steps, "NotebookStep", NotebookStep, raising=False)
+    monkeypatch.setattr(steps, "__all__", [*steps.__all__, "NotebookStep"])
+    _clear_caches()
+    yield
+    monkeypatch.undo()
+    _clear_caches()
+
+
+DEFINITION = """\
+parameters: {size: {default: 3}}
+data_references: {raw: {datastore: lake, path_on_datastore: in/}}
+pipeline_data: {features: {}}
+steps:
+  - kind: NotebookStep
+    notebook_path: /nb/prep
+    inputs: [$data.raw]
+    outputs: [$data.features]
+    notebook_params: {n: $param.size, store: $datastore.lake, label: plain}
+    cluster_size: 2
+"""
+
+
+def test_a_new_step_kind_is_built_from_its_constructor_arguments(new_kind, tmp_path):
+    path = tmp_path / "nb.yaml"
+    path.write_text(DEFINITION)
+    (step,) = read_pipeline(str(path)).pipeline.steps
+    assert isinstance(step, NotebookStep) and step.name == "prep" and step.cluster_size == 2
+    assert isinstance(step.inputs[0], DataReference) and step.inputs[0].path_on_datastore == "in/"
+    assert isinstance(step.outputs[0], PipelineData) and step.outputs[0].name == "features"
+    params = step.notebook_params
+    assert isinstance(params["n"], PipelineParameter) and params["n"].default_value == 3
+    assert params["store"] == Datastore(None, "lake") and params["label"] == "plain"
+
+
+def test_the_schema_checks_a_new_kinds_arguments(new_kind, tmp_path):
+    path = tmp_path / "nb.yaml"
+    path.write_text(DEFINITION.replace("    notebook_path: /nb/prep\n", "    notbook_path: /nb/prep\n"))
+    with pytest.raises(PipelineDefinitionError) as caught:
+        read_pipeline(str(path))
+    assert [str(e) for e in caught.value.errors] == [
+        f"{path}:5:5: steps[0]: missing required field 'notebook_path'",
+        f"{path}:6:5: steps[0].notbook_path: unknown field 'notbook_path' (did you mean 'notebook_path'?)",
+    ]
