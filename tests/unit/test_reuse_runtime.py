@@ -136,3 +136,25 @@ def test_the_content_of_a_data_reference_is_part_of_its_fingerprint(airflow_db, 
     with open(os.path.join(folder, "x.csv"), "w") as handle:
         handle.write("3,4\n")  # same size, same name
     assert data_fingerprint(where) != before
+
+
+def test_a_run_keeps_its_snapshot_even_after_the_folder_changes_and_the_local_cache_is_gone(airflow_db, tmp_path):
+    import shutil
+
+    from amlflow.runtime.snapshot import snapshot_for_run
+
+    make_files(tmp_path, {"step.py": "print('v1')\n", "data/ignored.bin": "x", ".amlignore": "data/\n"})
+    run_id = uuid.uuid4().hex
+    first = snapshot_for_run(str(tmp_path), "unit_snapshot", run_id, "step.py")
+    assert first.contains("step.py") and not first.contains("data/ignored.bin")
+
+    (tmp_path / "step.py").write_text("print('v2')\n")
+    shutil.rmtree(first.cache_dir)  # e.g. another worker machine: the copy comes from the datastore
+    again = snapshot_for_run(str(tmp_path), "unit_snapshot", run_id, "step.py")
+    assert again.content_hash == first.content_hash
+    checkout = again.checkout(str(tmp_path / "try"))
+    with open(os.path.join(checkout, "step.py")) as handle:
+        assert handle.read() == "print('v1')\n"
+
+    next_run = snapshot_for_run(str(tmp_path), "unit_snapshot", uuid.uuid4().hex, "step.py")
+    assert next_run.content_hash != first.content_hash

@@ -131,7 +131,7 @@ def _copy_to_cache(source_directory: str, step: str) -> tuple[Snapshot, Manifest
                 )
             dest = os.path.join(staging, rel)
             os.makedirs(os.path.dirname(dest), exist_ok=True)
-            shutil.copyfile(src, dest)
+            shutil.copy2(src, dest)
         manifest = Manifest.of_folder(staging)
         final = os.path.join(root, manifest.fingerprint)
         _publish(staging, final)
