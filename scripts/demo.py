@@ -48,7 +48,8 @@ def start(port: int) -> Stack:
         if previous.port == port and previous.healthy():
             print(f"Airflow from the previous `make demo` is running at {previous.url}: reusing it.")
             return previous
-        print(f"Stopping the previous demo's Airflow (port {previous.port}) to start it on port {port}.")
+        why = "is not healthy" if previous.port == port else f"runs on port {previous.port}, not {port}"
+        print(f"The previous demo's Airflow {why}: restarting it.")
         previous.stop()
     stack = Stack.prepare(HOME, port, dags_folder=os.path.join(ROOT, "dags"), users={"admin": "admin"})
     print(f"Starting Airflow 3 (api-server, scheduler, dag-processor, triggerer) on {stack.url}, home {HOME} ...")
