@@ -148,3 +148,24 @@ def test_render_prints_tasks_edges_and_params(folder, capsys):
     assert "  first: PythonScriptStepOperator\n" in out
     assert '    arguments: ["--alpha", "{{ params[\'alpha\'] }}", "--out", {"output": "d"}]' in out
     assert out.endswith("edges:\n  first -> second\n")
+
+
+def test_an_unchanged_file_is_read_from_the_cache_and_its_errors_keep_their_location(folder, capsys):
+    """The second read skips YAML and schema work (the cache entry) yet places errors as the first did."""
+    import pathlib
+
+    from amlflow.factory import yaml_cache
+
+    path = write(folder, "cached.yaml", GOOD.replace("script_name: s.py\n    inputs", "script_name: t.py\n    inputs"))
+    entry = pathlib.Path(yaml_cache._entry(pathlib.Path(path).read_text()))
+    first = validate(capsys, path)
+    assert entry.exists()
+    # prove the second read uses the entry: make the entry differ from the file
+    entry.write_text(entry.read_text().replace('"second"', '"cached_second"'))
+    second = validate(capsys, path)
+    assert first[0] == second[0] == 1
+    assert first[1] == [line.replace("cached_second", "second") for line in second[1]]
+    assert "cached_second.script_name" in second[1][0] and first[1][0].startswith(f"{path}:13:18: second.script_name")
+    write(folder, "cached.yaml", GOOD)  # a changed text is another entry: never a stale hit
+    assert validate(capsys, path) == (0, [])
+    assert len(list(entry.parent.glob("*.json"))) >= 2

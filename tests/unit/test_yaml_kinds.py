@@ -7,7 +7,7 @@ import pytest
 
 from amlflow.core.datastore import Datastore
 from amlflow.data.data_reference import DataReference
-from amlflow.factory import yaml_kinds, yaml_schema
+from amlflow.factory import yaml_cache, yaml_kinds, yaml_schema
 from amlflow.factory.yaml_errors import PipelineDefinitionError
 from amlflow.factory.yaml_loader import read_pipeline
 from amlflow.pipeline.core.builder import PipelineData, PipelineStep
@@ -35,7 +35,7 @@ class NotebookStep(PipelineStep):
 
 
 def _clear_caches() -> None:
-    for cached in (yaml_kinds.step_kinds, yaml_schema.pipeline_schema, yaml_schema._validators):
+    for cached in (yaml_kinds.step_kinds, yaml_schema.pipeline_schema, yaml_schema._validators, yaml_cache._salt):
         cached.cache_clear()
 
 

@@ -85,3 +85,68 @@ def test_schedule_run_after_bindings_and_as_dag_map_to_the_python_api(tmp_path):
     assert b.inputs[0]["name"] == "dl" and b.inputs[0]["mode"] == "download"
     assert b.inputs[0]["path_on_compute"] == "/tmp/x"
     assert b.arguments == [{"input": "dl"}]
+
+
+def test_other_step_kinds_map_generically_a_data_transfer_feeding_a_script(tmp_path):
+    """DataTransferStep from YAML (its own output as ``$output.copy``) equals the Python definition."""
+    from airflow.sdk import DAG
+
+    from amlflow.core import Datastore, Workspace
+    from amlflow.data.data_reference import DataReference
+    from amlflow.pipeline.core import Pipeline
+    from amlflow.pipeline.steps import DataTransferStep, PythonScriptStep
+
+    (tmp_path / "s.py").write_text("print(1)\n")
+    (tmp_path / "transfer.yaml").write_text(
+        "data_references:\n"
+        "  raw: {datastore: lake, path_on_datastore: in/}\n"
+        "  dest: {datastore: warehouse, path_on_datastore: out/}\n"
+        "steps:\n"
+        "  - {kind: DataTransferStep, name: copy, source_data_reference: $data.raw,\n"
+        "     destination_data_reference: $data.dest, compute_target: adf, source_reference_type: directory}\n"
+        "  - {kind: PythonScriptStep, name: use, script_name: s.py, inputs: [$output.copy],\n"
+        "     arguments: [--in, $output.copy]}\n"
+    )
+    yaml_dag = dag_from_yaml(str(tmp_path / "transfer.yaml"))
+
+    ws = Workspace()
+    raw = DataReference(Datastore(ws, "lake"), "raw", "in/")
+    dest = DataReference(Datastore(ws, "warehouse"), "dest", "out/")
+    copy = DataTransferStep(
+        "copy",
+        source_data_reference=raw,
+        destination_data_reference=dest,
+        compute_target="adf",
+        source_reference_type="directory",
+    )
+    use = PythonScriptStep(
+        "s.py",
+        name="use",
+        inputs=[copy.get_output()],
+        arguments=["--in", copy.get_output()],
+        source_directory=str(tmp_path),
+    )
+    python_dag = Pipeline(ws, [use]).publish(name="transfer").dag
+    assert isinstance(python_dag, DAG)
+
+    def tasks(dag):
+        """Every plain-valued public attribute of every operator."""
+        plain = (str, int, float, bool, list, dict, type(None))
+        return {
+            t.task_id: {k: v for k, v in vars(t).items() if not k.startswith("_") and isinstance(v, plain)}
+            for t in dag.tasks
+        }
+
+    assert tasks(yaml_dag) == tasks(python_dag)
+    assert {"inputs", "outputs", "compute_target"} <= set(tasks(yaml_dag)["copy"])
+    assert shape_without_tasks(yaml_dag) == shape_without_tasks(python_dag)
+    assert type(yaml_dag.get_task("copy")).__name__ != "PythonScriptStepOperator"
+    assert yaml_dag.get_task("use").inputs[0]["task_id"] == "copy"
+
+
+def shape_without_tasks(dag) -> dict:
+    return {
+        "edges": sorted((t.task_id, d) for t in dag.tasks for d in t.downstream_task_ids),
+        "operators": {t.task_id: type(t).__name__ for t in dag.tasks},
+        "params": dict(dag.params),
+    }

@@ -4,7 +4,8 @@ The YAML form mirrors the Python API one to one (README "YAML pipelines"): ``com
 ``data_references``, ``pipeline_data`` and ``parameters`` declare the objects a Python file would
 create; each step is ``kind`` (a class of ``amlflow.pipeline.steps``) plus that class's constructor
 arguments, in which ``$data.<name>``, ``$param.<name>``, ``$datastore.<name>`` and
-``$compute.<name>`` stand for the declared objects. The ``Pipeline`` is then checked by
+``$compute.<name>`` stand for the declared objects (and ``$output.<step>`` for the output an earlier
+step makes itself, ``step.get_output()``). The ``Pipeline`` is then checked by
 ``Pipeline.validate()`` and built by the same factory as a Python pipeline.
 """
 
@@ -20,6 +21,7 @@ from amlflow.core.datastore import Datastore
 from amlflow.core.workspace import Workspace
 from amlflow.data.data_reference import DataReference
 from amlflow.exceptions import AmlflowError, ComputeTargetException
+from amlflow.factory import yaml_cache
 from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
 from amlflow.factory.yaml_kinds import step_kinds
 from amlflow.factory.yaml_schema import REFERENCE_PATTERN, describe, schema_errors
@@ -38,9 +40,9 @@ _BINDING_KEYS = {"data", "name", "mode", "path_on_compute", "overwrite"}
 
 @dataclass
 class YamlPipeline:
-    """A checked pipeline and how to publish it, read from ``file``."""
+    """A checked pipeline and how to publish it, read from ``document``."""
 
-    file: str
+    document: YamlDocument
     name: str
     pipeline: Pipeline
     description: str | None
@@ -74,15 +76,29 @@ def read_pipeline(path: str, display: str | None = None) -> YamlPipeline:
 
     ``display`` is how messages name the file (default: ``path``).
     """
-    document, errors = YamlDocument.read(path, display)
+    document, errors = _checked_document(path, display or path)
+    if document is not None:
+        result = _Builder(document, path).build()
+        if isinstance(result, YamlPipeline):
+            return result
+        errors = result
+    raise PipelineDefinitionError(errors)
+
+
+def _checked_document(path: str, display: str) -> tuple[YamlDocument | None, list[DefinitionError]]:
+    """The document if it is YAML that passes the schema (from the cache when its text is known)."""
+    text, errors = YamlDocument.read_text(path, display)
+    if text is None:
+        return None, errors
+    cached = yaml_cache.load(text)
+    if cached is not None:
+        return YamlDocument(display, cached, text), []
+    document, errors = YamlDocument.parse(text, display)
     if document is not None and not errors:
         errors = schema_errors(document)
         if not errors:
-            result = _Builder(document, path).build()
-            if isinstance(result, YamlPipeline):
-                return result
-            errors = result
-    raise PipelineDefinitionError(errors)
+            yaml_cache.store(text, document.data)
+    return (document, []) if document is not None and not errors else (None, errors)
 
 
 def dag_from_yaml(path: str, display: str | None = None) -> DAG:
@@ -99,10 +115,7 @@ def dag_from_yaml(path: str, display: str | None = None) -> DAG:
 
 
 def _whole_file_error(definition: YamlPipeline, exc: Exception) -> PipelineDefinitionError:
-    document, _ = YamlDocument.read(definition.file)
-    field = "schedule" if "Timetable" in type(exc).__name__ else "pipeline"
-    path = [field] if field != "pipeline" else []
-    return PipelineDefinitionError([document.error(path, field, f"{type(exc).__name__}: {exc}")])
+    return PipelineDefinitionError([definition.document.error([], "pipeline", f"{type(exc).__name__}: {exc}")])
 
 
 class _Builder:
@@ -116,6 +129,8 @@ class _Builder:
         self.workspace = Workspace()
         self.data: dict[str, PipelineData | DataReference] = {}
         self.params: dict[str, PipelineParameter] = {}
+        #: steps built so far, by name: what ``$output.<step>`` can name
+        self.steps: dict[str, PipelineStep] = {}
 
     def fail(self, path: Path, message: str, *, key: bool = False, where: str | None = None) -> None:
         where = where or describe(self.spec, path)
@@ -151,7 +166,7 @@ class _Builder:
         if self.errors:
             return sorted(self.errors)
         return YamlPipeline(
-            file=self.document.file,
+            document=self.document,
             name=name,
             pipeline=pipeline,
             description=spec.get("description"),
@@ -235,6 +250,7 @@ class _Builder:
             # step; for a YAML pipeline that is the YAML file, not the loader that read it.
             step._source_file = self.file
             built.append((index, step))
+            self.steps.setdefault(step.name, step)
         by_name = {step.name: step for _, step in reversed(built)}
         for index, step in built:
             for position, other in enumerate(items[index].get("run_after") or []):
@@ -260,6 +276,8 @@ class _Builder:
         kind, name = value[1:].split(".", 1)
         if kind == "datastore":
             return Datastore(self.workspace, name)
+        if kind == "output":
+            return self._step_output(value, name, path)
         table: dict[str, Any] = {
             "data": self.data,
             "param": self.params,
@@ -271,6 +289,16 @@ class _Builder:
         known = ", ".join(sorted(table)) or "none"
         self.fail(path, f"{value}: no {kind} named {name!r} is declared under {section} (declared: {known})")
         return value
+
+    def _step_output(self, value: str, name: str, path: list[str | int]) -> Any:
+        step = self.steps.get(name)
+        if step is None:
+            self.fail(path, f"{value}: no earlier step is named {name!r} (a step's output is used after the step)")
+            return value
+        if not callable(getattr(step, "get_output", None)):
+            self.fail(path, f"{value}: a {step.kind} makes no output of its own; declare it under pipeline_data")
+            return value
+        return step.get_output()
 
     def _binding(self, value: dict[str, Any], path: list[str | int]) -> Any:
         data = self._reference(value["data"], [*path, "data"])

@@ -23,9 +23,14 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_PATH = os.path.join(_PACKAGE, "schema", "pipeline.schema.json")
 
 #: a reference to something the definition declares: ``$data.<name>`` (data reference or pipeline
-#: data), ``$param.<name>``, ``$datastore.<name>``, ``$compute.<name>``
-REFERENCE_PATTERN = r"^\$(data|param|datastore|compute)\.[\w.-]+$"
-_DATA_REF = {"type": "string", "pattern": r"^\$data\.\w+$", "description": "$data.<name>"}
+#: data), ``$param.<name>``, ``$datastore.<name>``, ``$compute.<name>``, or ``$output.<step>``: the
+#: output a step makes itself (``step.get_output()``, as DataTransferStep does)
+REFERENCE_PATTERN = r"^\$(data|param|datastore|compute|output)\.[\w.-]+$"
+_DATA_REF = {
+    "type": "string",
+    "pattern": r"^\$(data\.\w+|output\.[\w.-]+)$",
+    "description": "$data.<name>, or $output.<step> (an earlier step's get_output())",
+}
 _SCALAR = {"type": ["string", "number", "integer", "boolean"]}
 _BINDING = {
     "type": "object",

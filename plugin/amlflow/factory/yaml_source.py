@@ -22,20 +22,40 @@ Path = Sequence[str | int]
 class YamlDocument:
     """The data of one YAML file and where each part of it was written."""
 
-    def __init__(self, file: str, data: Any, root: yaml.Node | None) -> None:
+    def __init__(self, file: str, data: Any, text: str, root: yaml.Node | None = None) -> None:
         self.file = file
         self.data = data
-        self.root = root
+        self.text = text
+        self._root = root
+
+    @property
+    def root(self) -> yaml.Node | None:
+        """The node tree; composed again from the text when the data came from elsewhere (a cache)."""
+        if self._root is None and self.text:
+            loader = _Loader(self.text)
+            try:
+                self._root = loader.get_single_node()
+            finally:
+                loader.dispose()
+        return self._root
+
+    @staticmethod
+    def read_text(path: str, display: str | None = None) -> tuple[str | None, list[DefinitionError]]:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read(), []
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, [DefinitionError(display or path, 1, 1, "pipeline", f"can not read the file: {exc}")]
 
     @classmethod
     def read(cls, path: str, display: str | None = None) -> tuple[YamlDocument | None, list[DefinitionError]]:
         """The document at ``path``, or None and the errors that stop it from being read."""
-        display = display or path
-        try:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-        except (OSError, UnicodeDecodeError) as exc:
-            return None, [DefinitionError(display, 1, 1, "pipeline", f"can not read the file: {exc}")]
+        text, errors = cls.read_text(path, display)
+        return cls.parse(text, display or path) if text is not None else (None, errors)
+
+    @classmethod
+    def parse(cls, text: str, display: str) -> tuple[YamlDocument | None, list[DefinitionError]]:
+        """The document in ``text`` (named ``display`` in errors), or None and why it is not YAML."""
         loader = _Loader(text)
         try:
             root = loader.get_single_node()
@@ -49,7 +69,7 @@ class YamlDocument:
             return None, [DefinitionError(display, 1, 1, "pipeline", f"invalid YAML: {exc}")]
         finally:
             loader.dispose()
-        document = cls(display, data, root)
+        document = cls(display, data, text, root)
         return document, list(document._duplicate_keys())
 
     def node(self, path: Path, *, key: bool = False) -> yaml.Node | None:
