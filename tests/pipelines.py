@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from amlflow.storage import get_backend
@@ -62,3 +67,40 @@ def local_output(location: DataLocation) -> str:
     path = get_backend(location.datastore).local_path(location.path)
     assert path is not None and os.path.isdir(path)
     return path
+
+
+@contextmanager
+def captured_output() -> Iterator[list[str]]:
+    """Everything logged or printed meanwhile: ``dag.test`` runs tasks in this process, so these are the task logs.
+
+    Yields a list that holds the text once the block ends. Log records are caught at the root logger, and
+    ``sys.stdout``/``sys.stderr`` are teed (structlog prints there), so pytest still shows it all.
+    """
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Tee(streams[0], buffer), _Tee(streams[1], buffer)
+    result: list[str] = []
+    try:
+        yield result
+    finally:
+        sys.stdout, sys.stderr = streams
+        root.removeHandler(handler)
+        result.append(buffer.getvalue())
+
+
+class _Tee(io.TextIOBase):
+    def __init__(self, *targets: Any) -> None:
+        self._targets = targets
+
+    def write(self, text: str) -> int:
+        for target in self._targets:
+            target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        for target in self._targets:
+            target.flush()

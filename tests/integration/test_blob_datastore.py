@@ -96,7 +96,8 @@ def test_materialize_downloads_a_single_blob_or_a_prefix(blobstore, tmp_path):
     backend.write_bytes("mat_case/dir/a.bin", b"a" * 10)
     backend.write_bytes("mat_case/dir/b/c.bin", b"c" * 20)
     single = backend.materialize("mat_case/dir/a.bin", str(tmp_path / "single"))
-    assert open(single, "rb").read() == b"a" * 10
+    with open(single, "rb") as handle:
+        assert handle.read() == b"a" * 10
     folder = backend.materialize("mat_case/dir", str(tmp_path / "folder"))
     assert sorted(os.listdir(folder)) == ["a.bin", "b"]
     assert (tmp_path / "folder" / "b" / "c.bin").read_bytes() == b"c" * 20
@@ -147,7 +148,7 @@ def test_a_missing_container_fails_naming_datastore_and_container(azurite, monke
 def test_connection_without_container_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("AIRFLOW_CONN_HALFBLOB", json.dumps({"conn_type": "wasb", "login": "acct"}))
     forget_backends()
-    with pytest.raises(DatastoreError, match="datastore 'halfblob'.*no 'container_name'"):
+    with pytest.raises(DatastoreError, match=r"datastore 'halfblob'.*no 'container_name'"):
         get_backend("halfblob")
 
 
@@ -181,7 +182,7 @@ def test_register_azure_blob_container_writes_a_connection_and_creates_the_conta
     Datastore.register_azure_blob_container(
         ws, "registered_blob", "registered-container", ACCOUNT, account_key=ACCOUNT_KEY, endpoint=azurite.endpoint
     )
-    with pytest.raises(UserErrorException, match="'registered_blob' is already registered.*overwrite=True"):
+    with pytest.raises(UserErrorException, match=r"'registered_blob' is already registered.*overwrite=True"):
         Datastore.register_azure_blob_container(
             ws, "registered_blob", "other-container", ACCOUNT, account_key=ACCOUNT_KEY, endpoint=azurite.endpoint
         )
