@@ -76,18 +76,25 @@ def test_stored_as_the_dag_processor_does_good_dags_stay_active_and_the_error_is
 
     DagBundlesManager().sync_bundles_to_db()
     bag = BundleDagBag(dag_folder=str(dags), bundle_path=dags, bundle_name="dags-folder")
-    sync_bag_to_db(bag, "dags-folder", None)
-    with create_session() as session:
-        models = {m.dag_id: m for m in session.query(DagModel).filter(DagModel.dag_id.in_(bag.dags))}
-        assert {k: (m.is_stale, m.has_import_errors) for k, m in models.items()} == {
-            "Compare_Models_YAML": (False, False),
-            "python_module": (False, False),
-            "renamed": (False, False),
-        }
-        rows = {e.filename: e.stacktrace for e in session.query(ParseImportError).filter_by(bundle_name="dags-folder")}
-    assert set(rows) == {"pipelines_check.py"}
-    for line in EXPECTED_ERRORS:
-        assert line in rows["pipelines_check.py"].splitlines()
+    try:
+        sync_bag_to_db(bag, "dags-folder", None)
+        with create_session() as session:
+            models = {m.dag_id: m for m in session.query(DagModel).filter(DagModel.dag_id.in_(bag.dags))}
+            assert {k: (m.is_stale, m.has_import_errors) for k, m in models.items()} == {
+                "Compare_Models_YAML": (False, False),
+                "python_module": (False, False),
+                "renamed": (False, False),
+            }
+            errors = session.query(ParseImportError).filter_by(bundle_name="dags-folder")
+            rows = {e.filename: e.stacktrace for e in errors}
+        assert set(rows) == {"pipelines_check.py"}
+        for line in EXPECTED_ERRORS:
+            assert line in rows["pipelines_check.py"].splitlines()
+    finally:  # leave the session's database as other tests expect it
+        with create_session() as session:
+            session.query(ParseImportError).filter_by(filename="pipelines_check.py").delete()
+            for dag_id in bag.dags:
+                session.query(DagModel).filter_by(dag_id=dag_id).update({"is_stale": True})
 
 
 @pytest.mark.parametrize(
