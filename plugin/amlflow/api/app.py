@@ -31,6 +31,7 @@ from airflow.models import DagModel, DagRun
 from airflow.models.dag import DagTag
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
+from airflow.utils.state import TaskInstanceState
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -137,7 +138,8 @@ def submit_published_pipeline(
         dag_run_id=str(uuid.uuid4()),
         logical_date=None,
         conf=conf,
-        note=submission.Description,
+        # Shown with the run in the Airflow UI, where runs are found by experiment too.
+        note="\n\n".join(filter(None, [f"Experiment: {submission.ExperimentName}", submission.Description])),
     )
     try:
         dag_run = trigger_dag_run(dag_id, body, dag_bag, user, session, request)
@@ -197,7 +199,16 @@ def get_pipeline_run(
     """A run's status as Azure ML's PipelineRunEntity."""
     dag_run = _authorized_run(run_id, request, user, session)
     dag = dag_bag.get_dag_for_run(dag_run, session=session)
-    return entities.pipeline_run_entity(dag_run, dag)
+    return entities.pipeline_run_entity(dag_run, dag, _failed_steps(dag_run, session))
+
+
+def _failed_steps(dag_run: DagRun, session: Any) -> list[str]:
+    query = select(TaskInstance.task_id).where(
+        TaskInstance.dag_id == dag_run.dag_id,
+        TaskInstance.run_id == dag_run.run_id,
+        TaskInstance.state == TaskInstanceState.FAILED,
+    )
+    return sorted(session.scalars(query))
 
 
 def get_step_runs(run_id: str, request: Request, user: GetUserDep, session: SessionDep) -> list[dict[str, Any]]:
@@ -245,4 +256,5 @@ def cancel_pipeline_run(
     patch_dag_run(dag_run.dag_id, run_id, DAGRunPatchBody(state="failed"), session, dag_bag, user, None)
     session.flush()
     session.refresh(dag_run)
-    return entities.pipeline_run_entity(dag_run, dag_bag.get_dag_for_run(dag_run, session=session))
+    dag = dag_bag.get_dag_for_run(dag_run, session=session)
+    return entities.pipeline_run_entity(dag_run, dag, _failed_steps(dag_run, session))

@@ -50,8 +50,16 @@ def _state(value: Any) -> str | None:
     return None if value is None else str(getattr(value, "value", value))
 
 
-def run_status_code(state: Any, conf: dict[str, Any] | None) -> str:
+def run_status_code(state: Any, conf: dict[str, Any] | None, failed_steps: list[str] | None = None) -> str:
+    """The Azure ML status of a run in Airflow ``state`` whose steps ``failed_steps`` failed.
+
+    A failed step fails the run, whatever the run's Airflow state: with ``fail_fast`` (Azure ML's default,
+    see ``factory/dag_builder.py``) Airflow 3.3 skips the other steps and, all leaves being skipped, ends
+    the DAG run as ``success``.
+    """
     code = RUN_STATUS.get(_state(state) or "queued", "Running")
+    if code == "Finished" and failed_steps:
+        code = "Failed"
     if code == "Failed" and run_conf.section(conf).get("canceled"):
         return "Canceled"
     return code
@@ -101,11 +109,14 @@ def is_published(dag_model: Any) -> bool:
     return any(t.name == PUBLISHED_TAG for t in dag_model.tags)
 
 
-def pipeline_run_entity(dag_run: Any, dag: Any) -> dict[str, Any]:
+def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None = None) -> dict[str, Any]:
     """Azure ML's PipelineRunEntity for a DAG run (whether triggered here, over REST v2 or in the UI)."""
     conf = dag_run.conf or {}
     ours = run_conf.section(conf)
-    code = run_status_code(dag_run.state, conf)
+    code = run_status_code(dag_run.state, conf, failed_steps)
+    detail = f"Airflow run state: {_state(dag_run.state)}"
+    if failed_steps:
+        detail += f"; failed steps: {', '.join(failed_steps)}"
     data_paths = ours.get("data_paths", {})
     created = dag_run.queued_at or dag_run.run_after
     return {
@@ -113,7 +124,7 @@ def pipeline_run_entity(dag_run: Any, dag: Any) -> dict[str, Any]:
         "Description": ours.get("description"),
         "Status": {
             "StatusCode": code,
-            "StatusDetail": f"Airflow run state: {_state(dag_run.state)}",
+            "StatusDetail": detail,
             "CreationTime": _iso(created),
             "EndTime": _iso(dag_run.end_date),
         },

@@ -1,0 +1,183 @@
+"""The AML submission body, checked against the pipeline as the api-server sees it (its serialized DAG)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from amlflow.api.entities import data_reference_inputs, run_status_code, step_status_code
+from amlflow.api.submission import SubmissionError, parse, to_conf
+from amlflow.core import Datastore, Workspace
+from amlflow.data.data_reference import DataReference
+from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter
+from amlflow.pipeline.steps import PythonScriptStep
+
+
+@pytest.fixture(scope="module")
+def serialized_dag(tmp_path_factory):
+    """A published pipeline with one parameter of each type and a DataReference input, as the api-server loads it."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    folder = tmp_path_factory.mktemp("steps")
+    (folder / "step.py").write_text("print('hi')\n")
+    ws = Workspace()
+    store = Datastore(ws, "workspaceblobstore")
+    raw = DataReference(store, data_reference_name="raw", path_on_datastore="in/data.csv")
+    out = PipelineData("out", datastore=store)
+    params = [
+        PipelineParameter("count", 10),
+        PipelineParameter("rate", 0.5),
+        PipelineParameter("flag", False),
+        PipelineParameter("label", "a"),
+    ]
+    step = PythonScriptStep(
+        script_name="step.py",
+        arguments=["--in", raw, "--out", out, *params],
+        inputs=[raw],
+        outputs=[out],
+        source_directory=str(folder),
+    )
+    dag = Pipeline(ws, [step]).publish(name="Submit_Rules").dag
+    return DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
+
+
+def conf_of(body: dict, dag) -> dict:
+    return to_conf(parse(json.dumps(body).encode()), dag)
+
+
+def error_of(body: dict | bytes, dag) -> str:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    with pytest.raises(SubmissionError) as caught:
+        to_conf(parse(raw), dag)
+    return str(caught.value)
+
+
+def test_the_api_server_sees_the_data_reference_inputs_in_the_serialized_dag(serialized_dag):
+    assert data_reference_inputs(serialized_dag) == {
+        "raw": {
+            "name": "raw",
+            "kind": "DataReference",
+            "datastore": "workspaceblobstore",
+            "path": "in/data.csv",
+            "mode": "mount",
+            "path_on_compute": None,
+            "overwrite": False,
+        }
+    }
+
+
+def test_a_submission_becomes_parameter_values_and_the_amlflow_section(serialized_dag):
+    conf = conf_of(
+        {
+            "ExperimentName": "My_Pipeline",
+            "ParameterAssignments": {"count": 20, "label": "b"},
+            "DataPathAssignments": {"raw": {"DataStoreName": "other", "RelativePath": "v2/data.csv"}},
+            "Description": "nightly",
+            "tags": {"team": "ml"},
+            "Properties": {"p": "1"},
+            "RunSource": "SDK",
+            "RunType": "HTTP",
+            "ContinueRunOnStepFailure": False,
+            "EnableNotification": False,
+        },
+        serialized_dag,
+    )
+    assert conf == {
+        "count": 20,
+        "label": "b",
+        "amlflow": {
+            "experiment_name": "My_Pipeline",
+            "data_paths": {"raw": {"datastore": "other", "path": "v2/data.csv"}},
+            "description": "nightly",
+            "run_source": "SDK",
+            "run_type": "HTTP",
+            "tags": {"team": "ml"},
+            "properties": {"p": "1"},
+        },
+    }
+
+
+def test_string_values_are_read_as_the_parameter_type_as_azure_ml_does(serialized_dag):
+    conf = conf_of(
+        {"ExperimentName": "e", "ParameterAssignments": {"count": "20", "rate": "1e-3", "flag": "True", "label": "7"}},
+        serialized_dag,
+    )
+    assert (conf["count"], conf["rate"], conf["flag"], conf["label"]) == (20, 0.001, True, "7")
+    # Unparseable text is passed on unchanged, for Airflow's Param validation to reject with its message.
+    assert (
+        conf_of({"ExperimentName": "e", "ParameterAssignments": {"count": "2.5x"}}, serialized_dag)["count"] == "2.5x"
+    )
+
+
+def test_regenerate_outputs_becomes_the_conf_flag_the_steps_read(serialized_dag):
+    from amlflow.runtime.reuse import REGENERATE_CONF_KEY, regenerate_requested
+
+    conf = conf_of({"ExperimentName": "e", "RegenerateOutputs": True}, serialized_dag)
+    assert conf[REGENERATE_CONF_KEY] is True and regenerate_requested(conf)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "body: not valid JSON"),
+        (b"[1, 2]", "body: must be a JSON object"),
+        ({"ParameterAssignments": {}}, "ExperimentName: Field required"),
+        (
+            {"ExperimentName": "e", "ParameterAssignments": [1]},
+            "ParameterAssignments: Input should be a valid dictionary",
+        ),
+        ({"ExperimentName": "e", "Experiment": "x"}, "Experiment: unknown field"),
+        ({"ExperimentName": "e", "tags": {"a": 1}}, "tags.a: Input should be a valid string"),
+        ({"ExperimentName": "bad name!"}, "ExperimentName: 'bad name!' is not a valid experiment name"),
+        (
+            {"ExperimentName": "e", "ParameterAssignments": {"cnt": 1}},
+            "ParameterAssignments.cnt: pipeline 'Submit_Rules' has no parameter 'cnt' "
+            "(its parameters: count, flag, label, rate)",
+        ),
+        (
+            {"ExperimentName": "e", "DataPathAssignments": {"out": {"DataStoreName": "s", "RelativePath": "p"}}},
+            "DataPathAssignments.out: 'out' is not a DataReference input of pipeline 'Submit_Rules' "
+            "(its DataReference inputs: raw)",
+        ),
+        (
+            {"ExperimentName": "e", "DataPathAssignments": {"raw": {"DataStoreName": "s", "RelativePath": "../x"}}},
+            "DataPathAssignments.raw.RelativePath: '../x' must be a path inside the datastore",
+        ),
+        (
+            {"ExperimentName": "e", "DataPathAssignments": {"raw": {"RelativePath": "x"}}},
+            "DataPathAssignments.raw.DataStoreName: Field required",
+        ),
+        (
+            {"ExperimentName": "e", "DataSetDefinitionValueAssignments": {"ds": {"SavedDataSetReference": {"Id": 1}}}},
+            "DataSetDefinitionValueAssignments: datasets are not supported by amlflow",
+        ),
+        (
+            {"ExperimentName": "e", "ContinueRunOnStepFailure": True},
+            "ContinueRunOnStepFailure: pipeline 'Submit_Rules' was published with continue_on_step_failure=False",
+        ),
+    ],
+)
+def test_a_bad_submission_is_refused_naming_the_field(serialized_dag, body, message):
+    assert error_of(body, serialized_dag).startswith(message)
+
+
+def test_airflow_states_map_to_azure_ml_statuses():
+    assert [run_status_code(s, {}) for s in ("queued", "running", "success", "failed")] == [
+        "NotStarted",
+        "Running",
+        "Finished",
+        "Failed",
+    ]
+    # A run stopped through the endpoint is failed in Airflow and Canceled in Azure ML terms.
+    assert run_status_code("failed", {"amlflow": {"canceled": {"by": "admin"}}}) == "Canceled"
+    # fail_fast skips the rest of a run after a failed step, and Airflow then ends it "success".
+    assert run_status_code("success", {}, ["train.py"]) == "Failed"
+    assert [step_status_code(s) for s in (None, "queued", "running", "success", "failed", "upstream_failed")] == [
+        "NotStarted",
+        "Queued",
+        "Running",
+        "Finished",
+        "Failed",
+        "Canceled",
+    ]
