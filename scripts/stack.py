@@ -213,7 +213,9 @@ class Stack:
         if port_in_use(self.port):
             raise StackError(f"port {self.port} on 127.0.0.1 is in use; choose another (AMLFLOW_DEMO_PORT)")
         self.run_cli("db", "migrate")
-        self.run_cli("pools", "sync", tool="amlflow")
+        if any(name.endswith(".py") for _, _, names in os.walk(self.dags_folder) for name in names):
+            # Pools of the compute targets the pipelines use; an empty DAG folder has none (saves a CLI start).
+            self.run_cli("pools", "sync", tool="amlflow")
         try:
             for name, args in COMPONENTS.items():
                 self._spawn(name, args)
