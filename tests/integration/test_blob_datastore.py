@@ -218,3 +218,17 @@ def test_register_validates_the_credentials_unless_told_not_to(airflow_db, azuri
         overwrite=True,
         skip_validation=True,
     )
+
+
+def test_messages_are_scrubbed_of_the_connection_secrets_and_sas_signatures():
+    from amlflow.storage.blob import BlobBackend, connection_secrets
+
+    class Conn:
+        password = None
+        extra_dejson = {"connection_string": f"AccountName={ACCOUNT};AccountKey={ACCOUNT_KEY};", "sas_token": "sv=1"}
+
+    secrets = connection_secrets(Conn())
+    assert ACCOUNT_KEY in secrets
+    backend = BlobBackend("scrubbed", "c", ACCOUNT, lambda: None, secrets)
+    text = f"GET http://h/c/b?sv=2&sig=s1gn%3D&x=1 with key {ACCOUNT_KEY}"
+    assert backend.scrub(text) == "GET http://h/c/b?sv=2&sig=***&x=1 with key ***"

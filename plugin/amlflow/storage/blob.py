@@ -60,8 +60,10 @@ class BlobBackend(DatastoreBackend):
         client_factory: Callable[[], ContainerClient],
         secrets: Iterable[str] = (),
         endpoint_suffix: str = "core.windows.net",
+        sas_token: str | None = None,
     ) -> None:
         super().__init__(name)
+        self.sas_token = sas_token
         self.container = container
         self.account_name = account_name
         self.endpoint_suffix = endpoint_suffix
@@ -94,7 +96,9 @@ class BlobBackend(DatastoreBackend):
 
             return _Hook(wasb_conn_id=name).get_conn().get_container_client(container)
 
-        return cls(name, container, account, make_client, secrets, suffix)
+        sas = _field(extra, "sas_token")
+        sas = sas if isinstance(sas, str) and not sas.startswith("https") else None
+        return cls(name, container, account, make_client, secrets, suffix, sas)
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -234,8 +238,15 @@ class BlobBackend(DatastoreBackend):
         return _BlobStaging(self, path.strip("/"), tempfile.mkdtemp(prefix="amlflow-out-"))
 
     def copy_from(self, source: DatastoreBackend, source_path: str, dest_path: str) -> int:
-        """Server-side copy when ``source`` is a blob container of the same account; else the default."""
-        if not isinstance(source, BlobBackend) or source.account_name != self.account_name:
+        """Server-side copy (Copy Blob From URL) when ``source`` is a container of the same storage account,
+        so the bytes never pass through the worker; anything else goes through the default.
+
+        The source is authorized by this datastore's account key, or by the source's SAS token.
+        """
+        same_account = (
+            isinstance(source, BlobBackend) and source.client.primary_hostname == self.client.primary_hostname
+        )
+        if not same_account:
             return super().copy_from(source, source_path, dest_path)
         base = source_path.strip("/")
         files = source.list_files(base)
@@ -244,6 +255,8 @@ class BlobBackend(DatastoreBackend):
             rel = info.path[len(base) :].lstrip("/") if info.path != base else os.path.basename(base)
             target = join(dest_path, rel) if info.path != base or not dest_path else dest_path.strip("/")
             url = source.client.get_blob_client(info.path).url
+            if source.sas_token and "?" not in url:
+                url = f"{url}?{source.sas_token.lstrip('?')}"
 
             def copy() -> None:
                 blob = self.client.get_blob_client(target)
