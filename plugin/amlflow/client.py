@@ -99,6 +99,16 @@ class AirflowClient:
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         return self.request("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused})
 
+    def dag_runs(self, dag_id: str = "~", **filters: Any) -> list[dict[str, Any]]:
+        """Every DAG run matching Airflow's list filters (``conf_contains``, ``order_by``...), page by page."""
+        runs: list[dict[str, Any]] = []
+        while True:
+            params = {**filters, "limit": 100, "offset": len(runs)}
+            page = self.request("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns", params=params)
+            runs.extend(page["dag_runs"])
+            if not page["dag_runs"] or len(runs) >= page["total_entries"]:
+                return runs
+
     def xcom_keys(self, dag_id: str, run_id: str, task_id: str) -> list[str]:
         answer = self.request("GET", f"{_task_path(dag_id, run_id, task_id)}/xcomEntries", params={"limit": 1000})
         return [entry["key"] for entry in answer["xcom_entries"]]

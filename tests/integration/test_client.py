@@ -111,6 +111,12 @@ def test_an_identical_run_shows_its_steps_as_reused(workspace, published, first_
     assert output.download(str(tmp_path), show_progress=False) == 1
 
 
+def test_runs_are_found_by_experiment(workspace, first_run):
+    found = [run.id for run in Experiment(workspace, "Client_Test").get_runs()]
+    assert first_run[0].id in found
+    assert first_run[0].id not in [run.id for run in Experiment(workspace, "Client").get_runs()]
+
+
 def test_a_failed_run_raises_naming_the_failed_step(workspace, published):
     missing = DataReference(Datastore(workspace, "workspaceblobstore"), path_on_datastore="no/such/data.csv")
     run = published.submit(workspace, "Client_Test", pipeline_parameters={"test_data": missing})

@@ -119,6 +119,16 @@ def test_published_pipelines_are_listed_with_their_endpoint_and_parameters(examp
     assert (status, one) == (200, ours)
 
 
+def test_the_api_server_loads_the_plugin_once_and_without_errors(example):
+    status, answer = example.request("GET", "/api/v2/plugins")
+    assert status == 200
+    ours = [plugin for plugin in answer["plugins"] if plugin["name"] == "amlflow"]
+    assert [app["url_prefix"] for plugin in ours for app in plugin["fastapi_apps"]] == ["/amlflow"]
+    status, answer = example.request("GET", "/api/v2/plugins/importErrors")
+    assert status == 200
+    assert [error for error in answer["import_errors"] if "amlflow" in json.dumps(error)] == []
+
+
 def test_without_a_token_the_endpoint_answers_401(endpoint):
     status, answer = post(endpoint, {"ExperimentName": "e"}, None)
     assert (status, answer["error"]["message"]) == (401, "Not authenticated")

@@ -7,6 +7,7 @@ In amlflow an experiment is not a stored object: the name travels with each run 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from amlflow.exceptions import UserErrorException
@@ -60,6 +61,19 @@ class Experiment:
             )
         parameters = kwargs.get("pipeline_parameters", kwargs.get("pipeline_params"))
         return config._submit(self, pipeline_parameters=parameters, tags=tags, **_submit_options(kwargs))
+
+    def get_runs(
+        self, type: str | None = None, tags: Any = None, properties: Any = None, include_children: bool = False
+    ) -> Iterator[PipelineRun]:
+        """The runs submitted to this experiment (of every published pipeline), newest first."""
+        from amlflow.client import client_for
+        from amlflow.pipeline.core.run import PipelineRun
+        from amlflow.runtime import run_conf
+
+        # Airflow filters on the conf's text; the exact match on the experiment name is made here.
+        for run in client_for(self.workspace).dag_runs(conf_contains=self.name, order_by="-run_after"):
+            if run_conf.experiment_name(run.get("conf")) == self.name:
+                yield PipelineRun(self, run["dag_run_id"])
 
 
 def _submit_options(kwargs: dict[str, Any]) -> dict[str, Any]:
