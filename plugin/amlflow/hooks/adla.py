@@ -146,8 +146,19 @@ class AdlaHook(BaseHook):
         """``POST /Jobs/{jobId}/CancelJob``; cancelling a job that has ended changes nothing."""
         self._call("POST", f"/Jobs/{job_id}/CancelJob")
 
-    a_get_job = sync_to_async(get_job, thread_sensitive=False)
-    a_cancel_job = sync_to_async(cancel_job, thread_sensitive=False)
+    # In the triggerer, a connection must be read with the async API (the sync one, from a worker thread,
+    # never gets its answer); once read, the blocking calls run in a thread, off the event loop.
+    async def _a_connection(self) -> None:
+        if "_connection" not in self.__dict__:
+            self.__dict__["_connection"] = await self.aget_connection(self.adla_conn_id)
+
+    async def a_get_job(self, job_id: str) -> dict[str, Any]:
+        await self._a_connection()
+        return await sync_to_async(self.get_job, thread_sensitive=False)(job_id)
+
+    async def a_cancel_job(self, job_id: str) -> None:
+        await self._a_connection()
+        await sync_to_async(self.cancel_job, thread_sensitive=False)(job_id)
 
     def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         url = f"{self.endpoint}{path}"
