@@ -14,8 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
-from urllib.parse import quote
+from typing import Any
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -76,59 +75,45 @@ def run_example(stack: Stack, pipeline_arg: int) -> int:
     print(f"Pipeline {DAG_ID} is published (paused: {dag['is_paused']}).")
 
     print(f"\nPOST {stack.url}/api/v2/dags/{DAG_ID}/dagRuns  conf={{'pipeline_arg': {pipeline_arg}}}")
-    run = stack.trigger(DAG_ID, {"pipeline_arg": pipeline_arg}, token)
-    run_id = run["dag_run_id"]
-    print(f"Run {run_id} is {run['state']}; step states as they change:")
-    began = time.monotonic()
+    run_id = stack.trigger(DAG_ID, {"pipeline_arg": pipeline_arg}, token)["dag_run_id"]
 
-    def show(task_id: str, old: str | None, new: str | None) -> None:
-        if old is None and new is None:
-            return  # a step not scheduled yet: nothing to show
-        stamp = datetime.now(UTC).strftime("%H:%M:%S")
-        print(f"  {stamp}  +{time.monotonic() - began:5.1f}s  {task_id:<12} {old or '-':>9} -> {new}", flush=True)
+    # From here on the demo is a user of amlflow's client, as a notebook would be after a REST trigger.
+    os.environ.update(stack.env)  # this deployment's config: the client reads outputs from its datastores
+    from amlflow.core import Workspace
+    from amlflow.core.authentication import AirflowTokenAuthentication
+    from amlflow.pipeline.core.run import PipelineRun
 
-    run = stack.wait_for_run(DAG_ID, run_id, token, timeout=600, poll=0.2, on_task_change=show)
-    print(f"Run {run_id}: {run['state']} in {time.monotonic() - began:.1f} s.")
-
-    if run["state"] == "success":
-        show_outputs(stack, run_id, token)
+    auth = AirflowTokenAuthentication(api_url=stack.url, username="admin", password=stack.passwords["admin"])
+    run = PipelineRun.get(Workspace(auth=auth, api_url=stack.url), run_id)
+    status = run.wait_for_completion(show_output=True, timeout_seconds=600, raise_on_error=False)
+    if status == "Finished":
+        show_outputs(run)
     else:
-        show_failures(stack, run_id, token)
-    print(f"\nAirflow UI:   {stack.url}/dags/{DAG_ID}/runs/{quote(run_id)}")
+        for step in run.get_steps():
+            if step.get_status() == "Failed":
+                print(f"\n{step.name} failed; end of its stderr:\n{step.get_stderr_log()[-3000:]}")
+    print(f"\nAirflow UI:   {run.get_portal_url()}")
     print(f"Log in as:    admin / {stack.passwords['admin']}")
     print(f"REST API:     {stack.url}/api/v2 (token: POST {stack.url}/auth/token)")
     print("Airflow keeps running; `make stop` stops it.")
-    return 0 if run["state"] == "success" else 1
+    return 0 if status == "Finished" else 1
 
 
-def show_outputs(stack: Stack, run_id: str, token: str) -> None:
-    from amlflow.storage.location import output_path
-
+def show_outputs(run: Any) -> None:
     print("\nOutputs (datastore paths, committed with a manifest):")
-    for task_id in stack.task_states(DAG_ID, run_id, token):
-        path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}/xcomEntries"
-        for entry in stack.api("GET", path, token=token)["xcom_entries"]:
-            value = stack.xcom(DAG_ID, run_id, task_id, entry["key"], token)
-            if isinstance(value, dict) and "datastore" in value:
-                # Step reuse points an output at an earlier run's committed output instead of re-running.
-                reused = value["path"] != output_path(DAG_ID, run_id, task_id, entry["key"])
-                print(f"  {task_id:<12} {entry['key']:<16} {value['uri']}{'  (reused)' if reused else ''}")
-    task_id, key, name = REPORT
-    location = stack.xcom(DAG_ID, run_id, task_id, key, token)
-    with open(os.path.join(stack.local_output(location), name)) as handle:
+    for step in run.get_steps():
+        for name, port in step.get_outputs().items():
+            print(f"  {step.name:<12} {name:<16} {port.uri}{'  (reused)' if step.is_reused else ''}")
+    step_name, output, file_name = REPORT
+    folder = os.path.join(HOME, "outputs")  # download() adds the output's run-scoped datastore path
+    port = run.find_step_run(step_name)[0].get_output_data(output)
+    port.download(folder, overwrite=True, show_progress=False)
+    local = os.path.join(folder, *port.path_on_datastore.split("/"), file_name)
+    with open(local) as handle:
         report = json.load(handle)
     summary = {k: report[k] for k in ("best_model", "ranking", "scores", "pipeline_arg", "pipeline_arg_env")}
-    print(f"\nReport of {task_id} ({key}/{name}):")
+    print(f"\nReport of {step_name}, downloaded to {local}:")
     print("  " + json.dumps(summary, indent=1).replace("\n", "\n  "))
-
-
-def show_failures(stack: Stack, run_id: str, token: str) -> None:
-    for task_id, state in stack.task_states(DAG_ID, run_id, token).items():
-        if state == "failed":
-            path = f"/api/v2/dags/{DAG_ID}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}/logs/1"
-            status, log = stack.request("GET", path, token=token)
-            lines = [e.get("event", "") for e in (log or {}).get("content", [])] if status == 200 else [str(log)]
-            print(f"\n{task_id} failed; last lines of its log:\n  " + "\n  ".join(lines[-15:]))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -351,27 +350,12 @@ class Stack:
         return {ti["task_id"]: ti["state"] for ti in answer["task_instances"]}
 
     def wait_for_run(
-        self,
-        dag_id: str,
-        run_id: str,
-        token: str,
-        timeout: float = 300,
-        poll: float = 0.25,
-        on_task_change: Callable[[str, str | None, str | None], None] | None = None,
+        self, dag_id: str, run_id: str, token: str, timeout: float = 300, poll: float = 0.25
     ) -> dict[str, Any]:
-        """Poll a run until it is success or failed; return its JSON.
-
-        ``on_task_change(task_id, old_state, new_state)`` is called for each task state change seen.
-        """
+        """Poll a run until it is success or failed; return its JSON."""
         deadline = time.monotonic() + timeout
-        seen: dict[str, str | None] = {}
         while True:
             run = self.api("GET", f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}", token=token)
-            if on_task_change is not None:
-                for task_id, state in self.task_states(dag_id, run_id, token).items():
-                    if task_id not in seen or seen[task_id] != state:
-                        on_task_change(task_id, seen.get(task_id), state)
-                        seen[task_id] = state
             if run["state"] in TERMINAL_RUN_STATES:
                 return run
             if time.monotonic() > deadline:
