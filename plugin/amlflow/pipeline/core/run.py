@@ -99,22 +99,28 @@ class PipelineRun:
         if show_output:
             print(f"PipelineRunId: {self.id}")
             print(f"Link to Airflow UI: {self.get_portal_url()}")
-        seen_run: str | None = None
-        seen_steps: dict[str, str] = {}
+        seen: dict[str, str] = {}
+
+        def show(name: str, label: str, code: str, note: str = "") -> None:
+            if seen.get(name) != code:
+                print(f"{label} Status: {code}{note}")
+                seen[name] = code
+
         while True:
             status = self.get_status()
+            ended = status not in RUNNING_STATES
             if show_output:
-                steps = self._all_steps()
-                for step in steps:
+                # In the order things happen: the run starts, its steps change, the run ends.
+                if not ended:
+                    show("", "PipelineRun", status)
+                for step in self._all_steps():
                     code = step._entity["Status"]["StatusCode"]
-                    if code != "NotStarted" and seen_steps.get(step.name) != code:
+                    if code != "NotStarted":
                         reused = " (reused)" if step.is_reused and code == "Finished" else ""
-                        print(f"StepRun( {step.name} ) Status: {code}{reused}")
-                        seen_steps[step.name] = code
-                if status != seen_run:
-                    print(f"PipelineRun Status: {status}")
-                    seen_run = status
-            if status not in RUNNING_STATES:
+                        show(step.name, f"StepRun( {step.name} )", code, reused)
+                if ended:
+                    show("", "PipelineRun", status)
+            if ended:
                 break
             if time.monotonic() >= deadline:
                 if show_output:
