@@ -31,8 +31,9 @@ DUMP = """
                 contents[key] = sorted(os.listdir(path))
             else:
                 contents[key] = open(path).read()
-    json.dump({"argv": sys.argv[1:], "env": env, "cwd": os.getcwd(), "contents": contents},
-              open(os.path.join(out, "received.json"), "w"))
+    got = {"argv": sys.argv[1:], "env": env, "cwd": os.getcwd(), "cwd_files": sorted(os.listdir("."))}
+    got["contents"] = contents
+    json.dump(got, open(os.path.join(out, "received.json"), "w"))
 """
 
 PIPELINE = """
@@ -121,4 +122,5 @@ def test_inputs_hold_the_data_and_the_script_runs_in_its_source_directory(receiv
         "AZUREML_DATAREFERENCE_folder": ["one.txt", "two.txt"],
         "AZUREML_DATAREFERENCE_made_copy": ["made.txt"],
     }
-    assert got["cwd"] == SCRIPTS
+    # It runs in a private copy of its source directory's snapshot, not in the DAG folder (issue 5).
+    assert got["cwd"] != SCRIPTS and got["cwd_files"] == ["dump.py", "produce.py"]
