@@ -179,3 +179,42 @@ def test_a_source_that_does_not_exist_fails_naming_it(transfer_pipelines, azurit
         capfd.readouterr().out
     )
     assert not list(azurite.container("transfer-dst").list_blobs(name_starts_with="never"))
+
+
+def test_blob_to_blob_across_accounts_is_server_side_with_a_read_sas(azurite_factory, monkeypatch):
+    """Two storage accounts (one Azurite with both): the copy source is signed, the bytes stay in storage."""
+    import base64
+
+    from azure.storage.blob import BlobServiceClient
+
+    from amlflow.storage.blob import BlobBackend
+
+    keys = {name: base64.b64encode(os.urandom(64)).decode() for name in ("srcacct", "dstacct")}
+    monkeypatch.setenv("AZURITE_ACCOUNTS", ";".join(f"{name}:{key}" for name, key in keys.items()))
+    service = azurite_factory()
+    meter = ByteMeter(service.port)
+
+    def backend(account: str, port: int) -> BlobBackend:
+        conn = (
+            f"DefaultEndpointsProtocol=http;AccountName={account};AccountKey={keys[account]};"
+            f"BlobEndpoint=http://127.0.0.1:{port}/{account};"
+        )
+        container = BlobServiceClient.from_connection_string(conn).get_container_client(f"{account}-data")
+        if port == service.port:
+            container.create_container()
+            return container
+        return BlobBackend(account, f"{account}-data", account, lambda: container, secrets=[keys[account]])
+
+    source_container = backend("srcacct", service.port)
+    backend("dstacct", service.port)
+    for index in range(5):
+        source_container.upload_blob(f"data/part-{index}.bin", payload(index))
+    source, dest = backend("srcacct", meter.port), backend("dstacct", meter.port)
+    try:
+        assert dest.copy_from(source, "data", "copied") == 5
+        moved = meter.total
+    finally:
+        meter.stop()
+    assert moved < 5 * FILE_SIZE / 10, f"{moved} bytes went through the worker"
+    assert dest.read_bytes("copied/part-3.bin") == payload(3)
+    assert {f.size for f in dest.list_files("copied")} == {FILE_SIZE}

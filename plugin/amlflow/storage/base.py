@@ -139,20 +139,31 @@ class DatastoreBackend(abc.ABC):
     def copy_from(self, source: DatastoreBackend, source_path: str, dest_path: str) -> int:
         """Copy a file or folder from ``source`` (any backend) to ``dest_path`` here; returns how many files.
 
-        This default goes through a local temporary folder; a backend that can copy server-side overrides it.
+        This default streams file by file, several at once: uploaded from the source's own file where it
+        has one on this machine, downloaded straight into this datastore's file where it has one, else
+        through a temporary file. A backend that can copy server-side overrides it.
         """
-        with tempfile.TemporaryDirectory(prefix="amlflow-copy-") as tmp:
-            local = source.materialize(source_path, tmp)
-            if os.path.isfile(local):
-                self.upload_file(local, dest_path)
-                return 1
-            pairs = [
-                (os.path.join(root, n), join(dest_path, os.path.relpath(os.path.join(root, n), local)))
-                for root, _dirs, names in os.walk(local)
-                for n in names
-            ]
-            self.upload_many(pairs)
-            return len(pairs)
+        base = source_path.strip("/")
+        files = source.list_files(base)
+
+        def copy_one(info: FileInfo) -> None:
+            rel = info.path[len(base) :].lstrip("/")
+            target = join(dest_path, rel) if rel else dest_path.strip("/")
+            local = source.local_path(info.path)
+            if local is not None:
+                self.upload_file(local, target)
+                return
+            here = self.local_path(target)
+            if here is not None:
+                source.download_file(info.path, here)
+                return
+            with tempfile.TemporaryDirectory(prefix="amlflow-copy-") as tmp:
+                part = os.path.join(tmp, "part")
+                source.download_file(info.path, part)
+                self.upload_file(part, target)
+
+        self.run_parallel(copy_one, files)
+        return len(files)
 
     def exists(self, path: str) -> bool:
         return bool(self.list_files(path))

@@ -70,6 +70,8 @@ class BlobBackend(DatastoreBackend):
         self._client_factory = client_factory
         self._client: ContainerClient | None = None
         self._client_lock = threading.Lock()
+        #: connections per file (read once: a changed setting applies after ``forget_backends()``)
+        self.concurrency = max(1, config.get_int("transfer_concurrency"))
         self._secrets = sorted({s for s in secrets if s}, key=len, reverse=True)
 
     @classmethod
@@ -108,10 +110,6 @@ class BlobBackend(DatastoreBackend):
                 self._client = self._client_factory()
             return self._client
 
-    @staticmethod
-    def concurrency() -> int:
-        return max(1, config.get_int("transfer_concurrency"))
-
     def scrub(self, text: str) -> str:
         """``text`` with every secret of this datastore's connection (and any SAS signature) replaced."""
         for secret in self._secrets:
@@ -123,30 +121,32 @@ class BlobBackend(DatastoreBackend):
 
     def _call(self, what: str, path: str, operation: Callable[[], T]) -> T:
         """Run one storage operation, retrying transient errors; a final failure is a DatastoreError."""
-        retries = max(0, config.get_int("transfer_retries"))
-        delay = float(config.get("transfer_retry_backoff"))
-        for attempt in range(retries + 1):
+        attempt, retries, delay = 0, 0, 0.0
+        while True:
             try:
                 return operation()
             except Exception as error:
                 if not is_transient(error):
                     raise DatastoreError(f"{what} failed: {self._where(path)}: {self._describe(error)}") from None
+                if attempt == 0:  # the retry settings are read only when needed: this runs per file
+                    retries = max(0, config.get_int("transfer_retries"))
+                    delay = float(config.get("transfer_retry_backoff"))
                 if attempt == retries:
                     raise DatastoreError(
                         f"{what} failed after {retries + 1} attempts: {self._where(path)}: {self._describe(error)}"
                     ) from None
+                attempt += 1
                 log.warning(
                     "%s failed (%s): %s; retry %d of %d in %.1f s",
                     what,
                     self._describe(error),
                     self._where(path),
-                    attempt + 1,
+                    attempt,
                     retries,
                     delay,
                 )
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+            time.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     def _describe(self, error: Exception) -> str:
         code = getattr(error, "error_code", None) or getattr(error, "status_code", None)
@@ -199,7 +199,7 @@ class BlobBackend(DatastoreBackend):
         def upload() -> None:
             with open(local_path, "rb") as handle:
                 self.client.upload_blob(
-                    name, handle, length=size, overwrite=True, max_concurrency=self.concurrency(), retry_total=0
+                    name, handle, length=size, overwrite=True, max_concurrency=self.concurrency, retry_total=0
                 )
 
         self._call("upload", name, upload)
@@ -214,7 +214,7 @@ class BlobBackend(DatastoreBackend):
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".amlflow-part-")
             try:
                 with os.fdopen(fd, "wb") as handle:
-                    stream = self.client.download_blob(name, max_concurrency=self.concurrency(), retry_total=0)
+                    stream = self.client.download_blob(name, max_concurrency=self.concurrency, retry_total=0)
                     stream.readinto(handle)
                 os.replace(tmp, local_path)
             except BaseException:
@@ -238,15 +238,28 @@ class BlobBackend(DatastoreBackend):
         return _BlobStaging(self, path.strip("/"), tempfile.mkdtemp(prefix="amlflow-out-"))
 
     def copy_from(self, source: DatastoreBackend, source_path: str, dest_path: str) -> int:
-        """Server-side copy (Copy Blob From URL) when ``source`` is a container of the same storage account,
-        so the bytes never pass through the worker; anything else goes through the default.
+        """Server-side copy when ``source`` is a blob container too: the storage service copies (Copy Blob)
+        and the worker only asks and waits for each copy to finish, so the bytes never pass through it.
 
-        The source is authorized by this datastore's account key, or by the source's SAS token.
+        Within one storage account this datastore's credential authorizes the read. From another account
+        the source URL carries the source connection's SAS token, or a read-only SAS valid for an hour,
+        signed with the source's account key or an Azure AD user delegation key. A source that can sign
+        none, or another kind of datastore, goes through the default (streaming through the worker).
         """
+        if not isinstance(source, BlobBackend):
+            return super().copy_from(source, source_path, dest_path)
         same_account = (
-            isinstance(source, BlobBackend) and source.client.primary_hostname == self.client.primary_hostname
+            source.client.primary_hostname == self.client.primary_hostname
+            and source.client.account_name == self.client.account_name
         )
-        if not same_account:
+        sign = None if same_account or source.sas_token else source._read_signer()
+        if not same_account and not source.sas_token and sign is None:
+            log.warning(
+                "Datastore %r cannot sign a SAS for %r (no account key, SAS token or Azure AD credential): "
+                "copying through the worker",
+                source.name,
+                self.name,
+            )
             return super().copy_from(source, source_path, dest_path)
         base = source_path.strip("/")
         files = source.list_files(base)
@@ -255,19 +268,55 @@ class BlobBackend(DatastoreBackend):
             rel = info.path[len(base) :].lstrip("/") if info.path != base else os.path.basename(base)
             target = join(dest_path, rel) if info.path != base or not dest_path else dest_path.strip("/")
             url = source.client.get_blob_client(info.path).url
-            if source.sas_token and "?" not in url:
-                url = f"{url}?{source.sas_token.lstrip('?')}"
+            token = source.sas_token or (sign(info.path) if sign else None)
+            if token and "?" not in url:
+                url = f"{url}?{token.lstrip('?')}"
 
             def copy() -> None:
                 blob = self.client.get_blob_client(target)
-                props = blob.start_copy_from_url(url, requires_sync=True, retry_total=0)
-                if props.get("copy_status") not in (None, "success"):
-                    raise DatastoreError(f"server-side copy ended as {props.get('copy_status')!r}")
+                status = blob.start_copy_from_url(url, retry_total=0).get("copy_status")
+                delay = 0.2
+                while status == "pending":  # a large blob, or another account: the service copies on its own
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
+                    status = blob.get_blob_properties(retry_total=0).copy.status
+                if status != "success":
+                    raise DatastoreError(f"server-side copy ended as {status!r}")
 
             self._call("copy", target, copy)
 
         self.run_parallel(copy_one, files)
         return len(files)
+
+    def _read_signer(self) -> Callable[[str], str] | None:
+        """A function giving a read-only SAS (one hour) for a blob of this container; None if this
+        connection's credential can sign none (it is neither an account key nor an Azure AD credential)."""
+        from datetime import UTC, datetime, timedelta
+
+        from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
+
+        credential = self.client.credential
+        now = datetime.now(UTC)
+        expiry = now + timedelta(hours=1)
+        if getattr(credential, "account_key", None):
+            signing: dict[str, Any] = {"account_key": credential.account_key}
+        elif hasattr(credential, "get_token"):
+            service = BlobServiceClient(self.client.url.rsplit("/", 1)[0], credential=credential)
+            signing = {"user_delegation_key": service.get_user_delegation_key(now, expiry)}
+        else:
+            return None
+
+        def sign(path: str) -> str:
+            return generate_blob_sas(
+                self.client.account_name,
+                self.container,
+                path,
+                permission=BlobSasPermissions(read=True),
+                expiry=expiry,
+                **signing,
+            )
+
+        return sign
 
 
 class _BlobStaging(OutputStaging):
