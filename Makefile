@@ -21,7 +21,12 @@ $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-test: install $(NODE_MODULES)
+# The Docker tests' engine (Debian's docker.io), debootstrap and docker-compose, where missing.
+.PHONY: docker-tools
+docker-tools:
+	sh scripts/ensure_docker.sh
+
+test: install $(NODE_MODULES) docker-tools
 	$(BIN)/python -m pytest
 
 lint: install
