@@ -327,8 +327,8 @@ class DatabricksDouble:
                     "error_code": "INVALID_PARAMETER_VALUE",
                     "message": f"task {task['task_key']}: one task type and one cluster, got {kinds + computes}",
                 }
-            cluster = task.get("new_cluster", {})
-            if ("num_workers" in cluster) == ("autoscale" in cluster):
+            cluster = task.get("new_cluster")
+            if cluster and ("num_workers" in cluster) == ("autoscale" in cluster):
                 return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "num_workers or autoscale"}
             if cluster and ("node_type_id" in cluster) == ("instance_pool_id" in cluster):
                 return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "node_type_id or instance_pool_id"}

@@ -16,7 +16,7 @@ import json
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["sync", "list"])
-    parser.add_argument("--dags-folder", help="DAG folder to read (default: [core] dags_folder)")
+    parser.add_argument("paths", nargs="*", help="DAG files or folders to read (default: [core] dags_folder)")
     parser.add_argument(
         "--host",
         action="append",
@@ -27,14 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--update", action="store_true", help="overwrite connections that already exist")
 
 
-def attached_computes(dags_folder: str | None = None) -> dict:
-    """Name -> attached target, from parsing every DAG file of the folder."""
+def attached_computes(paths: list[str] | None = None) -> dict:
+    """Name -> attached target, from parsing the DAG files (and folders of them) in ``paths``."""
     from airflow.configuration import conf
     from airflow.dag_processing.dagbag import DagBag
 
     from amlflow.core.compute import attached_targets
 
-    DagBag(dag_folder=dags_folder or conf.get("core", "dags_folder"), safe_mode=True)
+    for path in paths or [conf.get("core", "dags_folder")]:
+        DagBag(dag_folder=path, safe_mode=True)
     return attached_targets()
 
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from amlflow.core.compute import DatabricksCompute
 
     hosts = dict(item.split("=", 1) for item in args.host)
-    targets = {n: t for n, t in attached_computes(args.dags_folder).items() if isinstance(t, DatabricksCompute)}
+    targets = {n: t for n, t in attached_computes(args.paths).items() if isinstance(t, DatabricksCompute)}
     if args.action == "sync":
         from airflow.models.connection import Connection
         from airflow.utils.session import create_session

@@ -1,0 +1,1 @@
+print("a local step runs while Databricks runs are deferred")
