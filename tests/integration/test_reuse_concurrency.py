@@ -81,8 +81,15 @@ def run_all(commands: list[tuple[list[str], dict[str, str]]]) -> list[subprocess
     return results
 
 
+def copy_database(source_home: str, home: str) -> None:
+    """A migrated metadata database for ``home``: a consistent copy of the session's (faster than migrating)."""
+    with sqlite3.connect(os.path.join(source_home, "airflow.db")) as source:
+        with sqlite3.connect(os.path.join(home, "airflow.db")) as target:
+            source.backup(target)
+
+
 @pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
+def two_runs(airflow_db, tmp_path_factory):
     work = tmp_path_factory.mktemp("concurrent")
     datastore_root, barrier = str(work / "datastores"), str(work / "barrier")
     os.makedirs(barrier)
@@ -97,9 +104,9 @@ def two_runs(tmp_path_factory):
         for name, body in SCRIPTS.items():
             with open(os.path.join(home, "dags", "concurrent_scripts", name), "w") as handle:
                 handle.write(textwrap.dedent(body))
+    for home in homes:
+        copy_database(airflow_db, home)
     envs = [airflow_env(home, datastore_root, barrier) for home in homes]
-    for result in run_all([([airflow, "db", "migrate"], env) for env in envs]):
-        assert result.returncode == 0, result.stdout[-3000:]
     tests = [
         ([airflow, "dags", "test", "reuse_concurrent", f"2024-01-0{day}"], env)
         for day, env in zip((1, 2), envs, strict=True)
