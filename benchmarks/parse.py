@@ -255,6 +255,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     os.makedirs(os.path.join(WORK, "home"), exist_ok=True)
+    os.environ["AIRFLOW_HOME"] = os.path.join(WORK, "home")  # before this process imports Airflow
     ours, theirs = sys.executable, dag_factory_python()
     print(f"# {STEPS}-step pipelines, median of {args.repeat} fresh processes each (interleaved)\n")
     print("## Parse time of the whole DAG folder (s)\n")
