@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import closing
 
 import pytest
 
@@ -83,9 +84,11 @@ def run_all(commands: list[tuple[list[str], dict[str, str]]]) -> list[subprocess
 
 def copy_database(source_home: str, home: str) -> None:
     """A migrated metadata database for ``home``: a consistent copy of the session's (faster than migrating)."""
-    with sqlite3.connect(os.path.join(source_home, "airflow.db")) as source:
-        with sqlite3.connect(os.path.join(home, "airflow.db")) as target:
-            source.backup(target)
+    with (
+        closing(sqlite3.connect(os.path.join(source_home, "airflow.db"))) as source,
+        closing(sqlite3.connect(os.path.join(home, "airflow.db"))) as target,
+    ):
+        source.backup(target)
 
 
 @pytest.fixture(scope="module")
