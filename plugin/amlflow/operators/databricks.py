@@ -19,8 +19,6 @@ the run page URL; a killed or timed-out task cancels its run.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -40,10 +38,10 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferralTimeout
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.hooks.databricks import DatabricksStepHook
-from amlflow.runtime.inputs import locate_input
+from amlflow.runtime.inputs import locate_input, resolve_input
+from amlflow.runtime.written_outputs import clear_output, commit_written_output
 from amlflow.storage import get_backend
-from amlflow.storage.location import DataLocation, output_path, run_path
-from amlflow.storage.manifest import Manifest, sha256_file
+from amlflow.storage.location import output_path, run_path
 
 
 class RunFailedError(StepFailedError, AirflowFailException):
@@ -137,9 +135,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         ti = context["ti"]
         self._check_cluster()
         for spec in self.outputs:
-            backend, path = self._output_place(ti, spec)
-            backend.delete(Manifest.path_for(path))
-            backend.delete_prefix(path)
+            clear_output(*self._output_place(ti, spec))
         if self.entry["kind"] == "python_upload":
             self._upload_source(ti)
         run_id = super().submit_job(context)
@@ -189,7 +185,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         self._log_run_output(self.run_id)
         ti = context["ti"]
         for spec in self.outputs:
-            location = self._commit_output(ti, spec)
+            location = commit_written_output(*self._output_place(ti, spec))
             ti.xcom_push(key=spec["name"], value=location.to_xcom())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
@@ -253,21 +249,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
     def _input_uris(self, ti: Any) -> dict[str, str]:
         uris = {}
         for spec in self.inputs:
-            where = locate_input(spec, ti)
-            if isinstance(where, DataLocation):
-                backend, path = get_backend(where.datastore), where.path
-                manifest = backend.read_manifest(path)
-                if manifest is None or manifest.fingerprint != where.fingerprint:
-                    raise StepFailedError(
-                        f"step {self.task_id!r}, input {spec['name']!r}: output {where.uri} is not committed "
-                        "(no matching manifest); it will not be read"
-                    )
-            else:
-                backend, path = get_backend(where[0]), where[1]
-                if not backend.exists(path):
-                    raise StepFailedError(
-                        f"step {self.task_id!r}, input {spec['name']!r}: nothing at {backend.uri(path)}"
-                    )
+            backend, path = resolve_input(spec, locate_input(spec, ti))
             uris[spec["name"]] = self._cluster_uri(backend, path, f"input {spec['name']!r}")
         return uris
 
@@ -343,27 +325,6 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             self.log.error("Run error trace:\n%s", output["error_trace"][-OUTPUT_LOG_CHARS:])
         return output.get("error")
 
-    def _commit_output(self, ti: Any, spec: dict[str, Any]) -> DataLocation:
-        """Commit what the job wrote at an output's path: hash each file, then write the manifest."""
-        backend, path = self._output_place(ti, spec)
-        local = backend.local_path(path)
-        if local is not None:
-            manifest = Manifest.of_folder(local) if os.path.isdir(local) else Manifest([])
-        else:
-            manifest = Manifest(_remote_entries(backend, path))
-        if not manifest.files:
-            self.log.warning("Output %s: the job wrote nothing at %s", spec["name"], backend.uri(path))
-        backend.write_manifest(path, manifest)
-        location = DataLocation(backend.name, path, backend.uri(path), manifest.fingerprint, manifest.total_size)
-        self.log.info(
-            "Output %s committed: %d files, %d bytes at %s",
-            spec["name"],
-            len(manifest.files),
-            manifest.total_size,
-            location.uri,
-        )
-        return location
-
     # -- retries, timeouts, kills --------------------------------------------------------------------
     def _stored_run(self, context: Any) -> int | None:
         store = context.get("task_state_store")
@@ -401,18 +362,3 @@ def _idempotency_token(ti: Any) -> str:
     """One token per try (at most 64 characters): an HTTP retry of ``runs/submit`` returns the same run."""
     key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}/{ti.try_number}"
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def _remote_entries(backend: Any, path: str) -> list[dict[str, Any]]:
-    """Manifest entries of a remote folder: each file is read once to hash it, as every output is."""
-    base = path.strip("/")
-    entries = []
-    with tempfile.TemporaryDirectory(prefix="amlflow-commit-") as tmp:
-        for info in backend.list_files(path):
-            local = os.path.join(tmp, "file")
-            backend.download_file(info.path, local)
-            entries.append(
-                {"path": info.path[len(base) :].lstrip("/"), "size": info.size, "sha256": sha256_file(local)}
-            )
-            os.remove(local)
-    return sorted(entries, key=lambda e: e["path"])

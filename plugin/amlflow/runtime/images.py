@@ -23,6 +23,8 @@ import sys
 import tempfile
 from typing import TYPE_CHECKING, Any
 
+from docker.errors import DockerException
+
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 
@@ -54,7 +56,13 @@ def ensure_image(client: APIClient, recipe: dict[str, Any], log: logging.Logger)
         return base
     if not client.images(name=base):
         log.info("Pulling base image %s", base)
-        client.pull(base)
+        try:
+            client.pull(base)
+        except DockerException as error:
+            raise StepFailedError(
+                f"environment {recipe['name']!r}: base image {base} is not on the engine and could not be pulled: "
+                f"{error}"
+            ) from None
     tag = f"{IMAGE_REPOSITORY}:{_content_hash(recipe, client.inspect_image(base)['Id'])}"
     if client.images(name=tag):
         log.info("Environment %r: image %s exists, reusing it", recipe["name"], tag)
