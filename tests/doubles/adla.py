@@ -195,6 +195,11 @@ class AdlaDouble:
         """How many CancelJob calls the job got."""
         return sum(1 for r in self.requests if r.method == "POST" and r.path.lower() == f"/jobs/{job_id}/canceljob")
 
+    def issued_tokens(self) -> list[str]:
+        """Every bearer token the token endpoint gave out (to assert none reaches a log)."""
+        with self._lock:
+            return list(self._tokens)
+
     def job(self, job_id: str) -> dict[str, Any]:
         with self._lock:
             return copy.deepcopy(self._advance(self._jobs[job_id]))

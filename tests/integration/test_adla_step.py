@@ -160,6 +160,9 @@ def test_a_failed_usql_job_fails_the_step_with_its_errors_in_the_log(adla_pipeli
     log = capfd.readouterr().out
     assert f"ADLA job {job_id}" in log and "result Failed" in log
     assert "E_CSC_USER_SYNTAXERROR at line 3: syntax error. Expected one of: ';' ')' ','" in log
+    # The service principal's secret and the bearer tokens it got never reach the task log.
+    assert adla_double.client_secret not in log
+    assert adla_double.issued_tokens() and not any(token in log for token in adla_double.issued_tokens())
 
 
 def test_a_slow_job_is_waited_for(adla_pipelines, adla_double):
