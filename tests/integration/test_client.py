@@ -97,6 +97,9 @@ def test_steps_are_found_and_a_step_output_downloads(first_run, tmp_path):
     assert (report["pipeline_arg"], report["ranking"]) == (1, ["linear"])
     with pytest.raises(Exception, match="has no output 'scores' \\(its outputs: out_data3\\)"):
         compare.get_output_data("scores")
+    (train,) = run.find_step_run("train.py")
+    assert "trained 2 models on 300 rows" in train.get_stdout_log()
+    assert train.get_metrics() == {}
 
 
 def test_an_identical_run_shows_its_steps_as_reused(workspace, published, first_run, tmp_path):
@@ -105,6 +108,8 @@ def test_an_identical_run_shows_its_steps_as_reused(workspace, published, first_
     steps = run.get_steps()
     assert [(s.name, s.is_reused) for s in steps] == [(s, True) for s in STEPS]
     assert {s.reused_from["reused_run_id"] for s in steps} == {first_run[0].id}
+    # Its logs are the run's that made the outputs.
+    assert "trained 2 models on 300 rows" in steps[0].get_stdout_log()
     # A reused step's output is the earlier run's, and downloads as any other.
     output = run.find_step_run("compare.py")[0].get_output_data("out_data3")
     assert output.path_on_datastore.startswith(f"amlflow/{DAG_ID}/{first_run[0].id}/")
