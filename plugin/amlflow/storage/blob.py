@@ -206,19 +206,18 @@ class BlobBackend(DatastoreBackend):
 
     def download_file(self, path: str, local_path: str) -> None:
         name = path.strip("/")
-        folder = os.path.dirname(local_path) or "."
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.dirname(local_path) or ".", exist_ok=True)
 
         def download() -> None:
-            # Into a temporary file renamed at the end: a failed try never leaves half a file behind.
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=".amlflow-part-")
+            # Straight into the target (a temporary file renamed over it costs a forced flush on ext4),
+            # and a failed try removes what it wrote: no half file is left behind.
             try:
-                with os.fdopen(fd, "wb") as handle:
+                with open(local_path, "wb") as handle:
                     stream = self.client.download_blob(name, max_concurrency=self.concurrency, retry_total=0)
                     stream.readinto(handle)
-                os.replace(tmp, local_path)
             except BaseException:
-                os.unlink(tmp)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(local_path)
                 raise
 
         self._call("download", name, download)
