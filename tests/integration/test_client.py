@@ -155,7 +155,8 @@ def test_a_disabled_pipeline_refuses_runs_until_enabled(workspace, published):
 
 
 def test_a_viewer_can_read_but_not_submit(airflow_stack, published):
-    viewer = Workspace(api_url=airflow_stack.url, auth=ServicePrincipalAuthentication(None, "viewer", "viewer-pw"))
+    auth = ServicePrincipalAuthentication(None, "viewer", PASSWORDS["viewer"])
+    viewer = Workspace(api_url=airflow_stack.url, auth=auth)
     assert PublishedPipeline.get(viewer, DAG_ID).id == DAG_ID
     with pytest.raises(ErrorResponseException) as caught:
         PublishedPipeline.get(viewer, DAG_ID).submit(viewer, "Client_Test")
