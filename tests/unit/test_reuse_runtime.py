@@ -158,3 +158,22 @@ def test_a_run_keeps_its_snapshot_even_after_the_folder_changes_and_the_local_ca
 
     next_run = snapshot_for_run(str(tmp_path), "unit_snapshot", uuid.uuid4().hex, "step.py")
     assert next_run.content_hash != first.content_hash
+
+
+def test_what_an_upload_mode_reference_already_holds_is_not_part_of_the_fingerprint(airflow_db, datastore_root):
+    from amlflow.runtime.fingerprint import step_fingerprint
+
+    folder = os.path.join(datastore_root, "workspaceblobstore", "unit_upload", uuid.uuid4().hex)
+    os.makedirs(folder)
+    target = ("workspaceblobstore", os.path.relpath(folder, os.path.join(datastore_root, "workspaceblobstore")))
+
+    def fingerprint(mode: str) -> str:
+        spec = {"name": "out", "kind": "DataReference", "datastore": target[0], "path": target[1], "mode": mode}
+        common = {"kind": "PythonScriptStep", "name": "s", "code": "c", "script_name": "s.py", "arguments": []}
+        return step_fingerprint(**common, params={}, compute=None, inputs=[(spec, target)], outputs=[])
+
+    before = {mode: fingerprint(mode) for mode in ("upload", "mount")}
+    with open(os.path.join(folder, "written_by_the_last_run.txt"), "w") as handle:
+        handle.write("x")
+    assert fingerprint("upload") == before["upload"]
+    assert fingerprint("mount") != before["mount"]

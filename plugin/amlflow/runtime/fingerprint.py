@@ -8,7 +8,8 @@ wiring (port names, modes, datastores). Unlike Azure ML it also covers what the 
 - a PipelineData input: the producer's manifest fingerprint (``DataLocation.fingerprint``), so an
   upstream step that re-ran but wrote the same bytes does not force this one to run again;
 - a DataReference: every file under its path with its size and content tag (sha256 or blob ETag), from
-  ``backend.list_files``, so new or changed data is noticed.
+  ``backend.list_files``, so new or changed data is noticed (except in ``upload`` mode, where the
+  reference is where the step writes: only its wiring counts).
 """
 
 from __future__ import annotations
@@ -61,7 +62,13 @@ def step_fingerprint(
             "arguments": arguments,
             "params": params,
             "compute": compute,
-            "inputs": [{"spec": spec, "content": data_fingerprint(where)} for spec, where in inputs],
+            "inputs": [{"spec": spec, "content": _content(spec, where)} for spec, where in inputs],
             "outputs": outputs,
         }
     )
+
+
+def _content(spec: dict[str, Any], where: DataLocation | tuple[str, str]) -> str | None:
+    # A DataReference in upload mode is where the step writes, not what it reads: what is there now
+    # (e.g. the previous run's upload, with a new ETag) must not make the step look changed.
+    return None if spec.get("mode") == "upload" else data_fingerprint(where)
