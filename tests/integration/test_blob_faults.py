@@ -114,7 +114,7 @@ def test_a_dead_store_fails_the_step_naming_container_and_path_with_nothing_comm
     with dead.stop_on_request(block_put("faults-dead", "blob_faults_deadstore")) as death, captured_output() as logs:
         run = run_dag(dag_file, "blob_faults_deadstore")
     assert death.is_set(), "Azurite was not stopped during the upload"
-    assert task_states(run) == {"write_big.py": "failed", "check_big.py": "skipped"}  # fail_fast
+    assert task_states(run) == {"write_big.py": "failed", "check_big.py": "upstream_failed"}
     path = output_path(run.dag_id, run.run_id, "write_big.py", "big")
     assert (
         f"upload failed after 3 attempts: datastore 'deadstore', container 'faults-dead', path '{path}/big.bin'"

@@ -56,6 +56,13 @@ for script in ("fail.py", "killed.py"):
     step = PythonScriptStep(script, arguments=[out], outputs=[out], source_directory="failures_scripts")
     Pipeline(ws, [step]).publish(name="failures_" + script.removesuffix(".py"))
 
+first = PipelineData("first")
+failing = PythonScriptStep("fail.py", arguments=[first], outputs=[first], source_directory="failures_scripts")
+after = PythonScriptStep(
+    "write.py", name="after", arguments=[first, 1], inputs=[first], source_directory="failures_scripts"
+)
+Pipeline(ws, [after]).publish(name="failures_chain")
+
 for label, size in (("small", 1024), ("large", 100 * 1024 * 1024)):
     out = PipelineData("out")
     step = PythonScriptStep("write.py", arguments=[out, size], outputs=[out], source_directory="failures_scripts")
@@ -92,6 +99,12 @@ def test_non_zero_exit_fails_the_task_with_the_stderr_tail(pipelines, datastore_
     assert "fail.py exited with code 3; last lines of stderr:\nnoise line\nValueError: the input has no rows" in text
     assert committed_outputs(datastore_root, "failures_fail") == []
     assert output_location(run, "fail.py", "out") is None
+
+
+def test_a_failed_step_fails_the_run_and_its_dependents_do_not_run(pipelines):
+    run = run_dag(pipelines, "failures_chain")
+    assert task_states(run) == {"fail.py": "failed", "after": "upstream_failed"}
+    assert str(run.state) == "failed"
 
 
 def test_killed_script_leaves_no_committed_output(pipelines, datastore_root):

@@ -78,7 +78,7 @@ def test_a_submission_becomes_parameter_values_and_the_amlflow_section(serialize
             "Properties": {"p": "1"},
             "RunSource": "SDK",
             "RunType": "HTTP",
-            "ContinueRunOnStepFailure": False,
+            "ContinueRunOnStepFailure": True,
             "EnableNotification": False,
         },
         serialized_dag,
@@ -153,8 +153,8 @@ def test_regenerate_outputs_becomes_the_conf_flag_the_steps_read(serialized_dag)
             "DataSetDefinitionValueAssignments: datasets are not supported by amlflow",
         ),
         (
-            {"ExperimentName": "e", "ContinueRunOnStepFailure": True},
-            "ContinueRunOnStepFailure: pipeline 'Submit_Rules' was published with continue_on_step_failure=False",
+            {"ExperimentName": "e", "ContinueRunOnStepFailure": False},
+            "ContinueRunOnStepFailure: amlflow always lets steps that do not depend on a failed step finish",
         ),
     ],
 )
@@ -171,7 +171,7 @@ def test_airflow_states_map_to_azure_ml_statuses():
     ]
     # A run stopped through the endpoint is failed in Airflow and Canceled in Azure ML terms.
     assert run_status_code("failed", {"amlflow": {"canceled": {"by": "admin"}}}) == "Canceled"
-    # fail_fast skips the rest of a run after a failed step, and Airflow then ends it "success".
+    # A run can end "success" in Airflow with a failed step (fail_fast set by hand, steps marked in the UI).
     assert run_status_code("success", {}, ["train.py"]) == "Failed"
     assert [step_status_code(s) for s in (None, "queued", "running", "success", "failed", "upstream_failed")] == [
         "NotStarted",

@@ -53,9 +53,8 @@ def _state(value: Any) -> str | None:
 def run_status_code(state: Any, conf: dict[str, Any] | None, failed_steps: list[str] | None = None) -> str:
     """The Azure ML status of a run in Airflow ``state`` whose steps ``failed_steps`` failed.
 
-    A failed step fails the run, whatever the run's Airflow state: with ``fail_fast`` (Azure ML's default,
-    see ``factory/dag_builder.py``) Airflow 3.3 skips the other steps and, all leaves being skipped, ends
-    the DAG run as ``success``.
+    A failed step fails the run, whatever the run's Airflow state (a run cancelled by marking steps, or
+    a DAG with ``fail_fast`` set by hand, can end ``success`` with a failed step).
     """
     code = RUN_STATUS.get(_state(state) or "queued", "Running")
     if code == "Finished" and failed_steps:
@@ -95,7 +94,7 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
         "Url": base_url + submit_path(dag_model.dag_id),
         "GraphId": dag_model.dag_id,
         "TotalRunSteps": len(dag.tasks),
-        "ContinueRunOnStepFailure": not dag.fail_fast,
+        "ContinueRunOnStepFailure": True,
         "Parameters": {name: param.value for name, param in dag.params.items()},
         "DataPathAssignments": {
             name: {"DataStoreName": spec["datastore"], "RelativePath": spec["path"]}

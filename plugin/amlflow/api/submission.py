@@ -87,12 +87,10 @@ def to_conf(submission: PipelineSubmission, dag: Any) -> dict[str, Any]:
             "DataSetDefinitionValueAssignments: datasets are not supported by amlflow; "
             "use DataPathAssignments to point a DataReference input at another path"
         )
-    continue_on_failure = not dag.fail_fast
-    if submission.ContinueRunOnStepFailure not in (None, continue_on_failure):
+    if submission.ContinueRunOnStepFailure is False:
         raise SubmissionError(
-            f"ContinueRunOnStepFailure: pipeline {dag.dag_id!r} was published with "
-            f"continue_on_step_failure={continue_on_failure}; in Airflow that is fixed per published pipeline, "
-            "so publish it again to change it"
+            "ContinueRunOnStepFailure: amlflow always lets steps that do not depend on a failed step finish "
+            "(Airflow's rule); false is not available"
         )
     conf: dict[str, Any] = {}
     for name, value in submission.ParameterAssignments.items():

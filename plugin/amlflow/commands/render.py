@@ -25,7 +25,7 @@ def render_dag(dag: Any) -> str:
     lines.append(f"  description: {dag.description or ''}")
     lines.append(f"  schedule: {dag.schedule}")
     lines.append(f"  tags: {', '.join(sorted(dag.tags))}")
-    lines.append(f"  paused at creation: {dag.is_paused_upon_creation}, fail fast: {dag.fail_fast}")
+    lines.append(f"  paused at creation: {dag.is_paused_upon_creation}")
     lines.append("params:")
     for name in sorted(dag.params):
         param = dag.params.get_param(name)

@@ -23,7 +23,6 @@ def build_dag(
     *,
     description: str | None = None,
     version: str | None = None,
-    continue_on_step_failure: bool = False,
     published: bool = False,
     **dag_kwargs: Any,
 ) -> DAG:
@@ -41,8 +40,9 @@ def build_dag(
         tags.add(f"version:{version}")
     description = description or pipeline.description
     dag_kwargs.setdefault("schedule", None)
-    # Azure ML's default: one failed step stops the run and cancels the steps still running.
-    dag_kwargs.setdefault("fail_fast", not continue_on_step_failure)
+    # No ``fail_fast``: in Airflow 3.3 it skips the remaining steps and, all leaves being skipped, ends the
+    # run as success. Steps that do not depend on a failed step run to the end (AML's
+    # continue_on_step_failure=True); the run fails.
     dag_kwargs.setdefault("doc_md", description)
     dag_kwargs.setdefault("description", (description or "").splitlines()[0][:200] if description else None)
     with DAG(dag_id=dag_id, params=params, tags=tags, **dag_kwargs) as dag:

@@ -60,7 +60,6 @@ class YamlPipeline:
             self.name,
             description=self.description,
             version=self.version,
-            continue_on_step_failure=self.continue_on_step_failure,
             published=self.published,
             schedule=self.schedule,
         )

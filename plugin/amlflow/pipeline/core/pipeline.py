@@ -199,7 +199,6 @@ class Pipeline:
             name,
             description=description,
             version=version,
-            continue_on_step_failure=bool(continue_on_step_failure),
             published=True,
         )
         return PublishedPipeline(
