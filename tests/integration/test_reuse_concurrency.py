@@ -119,8 +119,9 @@ def two_runs(airflow_db, tmp_path_factory):
 
 
 def task_states(home: str) -> dict[str, str]:
-    with sqlite3.connect(os.path.join(home, "airflow.db")) as db:
-        return dict(db.execute("select task_id, state from task_instance").fetchall())
+    with closing(sqlite3.connect(os.path.join(home, "airflow.db"))) as db:
+        rows = db.execute("select task_id, state from task_instance where dag_id = 'reuse_concurrent'")
+        return dict(rows.fetchall())
 
 
 def test_both_runs_succeed_and_both_really_ran_the_step_at_once(two_runs):
