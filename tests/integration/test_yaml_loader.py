@@ -43,14 +43,16 @@ def dags(tmp_path):
     os.remove(folder / "compare_models.py")
     (folder / "pipelines" / "bad_yaml.yaml").write_text(BAD_YAML)
     (folder / "pipelines" / "python_module.py").write_text(PYTHON_MODULE)
-    (folder / "pipelines" / "failing_module.py").write_text(PYTHON_MODULE.replace("step = ", "raise KeyError('x')\n"))
+    # publishes a pipeline, then fails: what it published must not be registered either
+    failing = PYTHON_MODULE.replace('"python_module"', '"half_written"') + "raise KeyError('x')\n"
+    (folder / "pipelines" / "failing_module.py").write_text(failing)
     (folder / "pipelines" / "publishes_renamed.py").write_text(PYTHON_MODULE.replace('"python_module"', '"renamed"'))
     return folder
 
 
 EXPECTED_ERRORS = [
     "pipelines/bad_yaml.yaml:8:18: only.allow_reuse: 'maybe' is not of type 'boolean'",
-    "pipelines/failing_module.py:8:1: pipeline: KeyError: 'x'",
+    "pipelines/failing_module.py:10:1: pipeline: KeyError: 'x'",
 ]
 
 

@@ -121,37 +121,45 @@ def load_folder(folder: str, dag_id: str | None = None, *, build: bool = True) -
 
 def load_file(path: str, display: str | None = None, *, build: bool = True) -> tuple[list[DAG], list[DefinitionError]]:
     """The DAGs one definition file makes, or the errors that stop it (then no DAG of it is registered)."""
+    from airflow.sdk.definitions._internal.contextmanager import DagContext
+
     display = display or path
+    before = set(DagContext.autoregistered_dags)
     if path.endswith(YAML_SUFFIXES):
-        try:
-            if not build:
-                read_pipeline(path, display)
-                return [], []
-            return [dag_from_yaml(path, display)], []
-        except PipelineDefinitionError as exc:
-            return [], exc.errors
-    return _run_module(path, display)
+        dags, errors = _load_yaml(path, display, build)
+    else:
+        dags, errors = _run_module(path, display)
+    registered = [dag for dag, _ in DagContext.autoregistered_dags - before]
+    if errors:
+        # Nothing half-written: a DAG the definition entered before failing is not registered.
+        _unregister(registered)
+        return [], errors
+    found = {dag.dag_id: dag for dag in [*registered, *dags]}
+    return [found[k] for k in sorted(found)], []
+
+
+def _load_yaml(path: str, display: str, build: bool) -> tuple[list[DAG], list[DefinitionError]]:
+    try:
+        if not build:
+            read_pipeline(path, display)
+            return [], []
+        return [dag_from_yaml(path, display)], []
+    except PipelineDefinitionError as exc:
+        return [], exc.errors
 
 
 def _run_module(path: str, display: str) -> tuple[list[DAG], list[DefinitionError]]:
+    """Run an AML-style pipeline module as Airflow runs a DAG file; the DAGs it holds, or its errors."""
     from airflow.sdk import DAG
-    from airflow.sdk.definitions._internal.contextmanager import DagContext
 
     from amlflow.pipeline.core.graph import PublishedPipeline
 
-    before = set(DagContext.autoregistered_dags)
     try:
         namespace = runpy.run_path(path, run_name=f"amlflow_pipeline_{os.path.basename(path)[:-3]}")
     except Exception as exc:
-        # Nothing half-written: DAGs the module published before failing are not registered.
-        _unregister([dag for dag, _ in DagContext.autoregistered_dags - before])
         return [], _module_errors(exc, path, display)
-    found: dict[str, DAG] = {dag.dag_id: dag for dag, _ in DagContext.autoregistered_dags - before}
-    for value in namespace.values():
-        dag = value.dag if isinstance(value, PublishedPipeline) else value
-        if isinstance(dag, DAG):
-            found.setdefault(dag.dag_id, dag)
-    return [found[k] for k in sorted(found)], []
+    dags = [value.dag if isinstance(value, PublishedPipeline) else value for value in namespace.values()]
+    return [dag for dag in dags if isinstance(dag, DAG)], []
 
 
 def _module_errors(exc: BaseException, path: str, display: str) -> list[DefinitionError]:
