@@ -195,6 +195,10 @@ class AdlaDouble:
         """How many CancelJob calls the job got."""
         return sum(1 for r in self.requests if r.method == "POST" and r.path.lower() == f"/jobs/{job_id}/canceljob")
 
+    def polls(self, job_id: str) -> int:
+        """How many times the job's state was read (``GET /Jobs/{jobId}``)."""
+        return sum(1 for r in self.requests if r.method == "GET" and r.path.lower() == f"/jobs/{job_id}")
+
     def issued_tokens(self) -> list[str]:
         """Every bearer token the token endpoint gave out (to assert none reaches a log)."""
         with self._lock:

@@ -89,6 +89,9 @@ def test_killing_the_deferred_task_cancels_the_job(stack, adla_double):
         what="the task to defer with its job running",
     )
     job_id = job_of(adla_double, "adla_kill", run_id)
+    # The worker read the state once before deferring; a second read is the trigger's, in the triggerer.
+    # (A kill before the triggerer has started the trigger cannot cancel anything: Airflow calls no on_kill.)
+    wait_until(lambda: adla_double.polls(job_id) >= 2, what="the triggerer to start polling the job")
     assert adla_double.job(job_id)["state"] == "Running" and adla_double.cancels(job_id) == 0
 
     base = f"/api/v2/dags/adla_kill/dagRuns/{quote(run_id)}/taskInstances/forever"
