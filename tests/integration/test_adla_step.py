@@ -184,3 +184,16 @@ def test_execution_timeout_cancels_the_job(adla_pipelines, adla_double, capfd):
     assert adla_double.cancels(job_id) == 1
     assert adla_double.job(job_id)["result"] == "Cancelled"
     assert "execution_timeout (0:00:02) passed" in capfd.readouterr().out
+
+
+def test_the_hook_reports_what_the_service_refuses_without_secrets(adla_double):
+    from amlflow.hooks.adla import AdlaHook, AdlaJobError
+
+    hook = AdlaHook(ADLA_CONN_ID)
+    with pytest.raises(AdlaJobError) as refused:
+        hook.submit_job("0f8fad5b-d9cb-469f-a165-70867728950e", "bad priority", "OUTPUT @x TO @y;", priority=0)
+    message = str(refused.value)
+    assert "answered 400: InvalidRequestBody: priority: 0 is less than or equal to the minimum of 0" in message
+    assert adla_double.client_secret not in message
+    with pytest.raises(AdlaJobError, match="answered 404: JobNotFound"):
+        hook.get_job("1f8fad5b-d9cb-469f-a165-70867728950e")
