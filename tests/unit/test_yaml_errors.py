@@ -169,3 +169,11 @@ def test_an_unchanged_file_is_read_from_the_cache_and_its_errors_keep_their_loca
     write(folder, "cached.yaml", GOOD)  # a changed text is another entry: never a stale hit
     assert validate(capsys, path) == (0, [])
     assert len(list(entry.parent.glob("*.json"))) >= 2
+
+
+def test_the_repository_examples_validate_from_relative_paths(monkeypatch, capsys):
+    """Python modules run from their absolute path, as Airflow runs DAG files (``__file__``-relative folders)."""
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)
+    assert validate(capsys, "dags/compare_models.py", "dags/pipelines") == (0, [])

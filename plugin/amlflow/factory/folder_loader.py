@@ -154,6 +154,7 @@ def _run_module(path: str, display: str) -> tuple[list[DAG], list[DefinitionErro
 
     from amlflow.pipeline.core.graph import PublishedPipeline
 
+    path = os.path.abspath(path)  # as Airflow runs DAG files: relative paths built from __file__ then hold
     try:
         namespace = runpy.run_path(path, run_name=f"amlflow_pipeline_{os.path.basename(path)[:-3]}")
     except Exception as exc:
