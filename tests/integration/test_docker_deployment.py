@@ -110,7 +110,8 @@ def test_image_builds_from_the_local_base_image_and_runs_airflow_with_amlflow(do
 
     assert run("version").splitlines()[-1] == "3.3.2"
     probe = (
-        "import amlflow, airflow.providers.celery, airflow.providers.postgres, airflow.providers.docker; "
+        "import amlflow, airflow.providers.docker, airflow.providers.postgres, psycopg2, redis; "
+        "import airflow.providers.celery.executors.celery_executor; "
         "from airflow.configuration import conf; "
         "print(amlflow.__version__, conf.get('core', 'xcom_backend'))"
     )
