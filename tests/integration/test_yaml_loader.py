@@ -141,16 +141,20 @@ def test_rest_api_shows_the_bad_definition_with_its_location_next_to_the_good_da
     with open(os.path.join(dags, ".airflowignore"), "a") as handle:
         handle.write("compare_models/\npipelines/\n")
     shutil.copy(os.path.join(ROOT, "dags", "pipelines_check.py"), dags)
-    airflow_stack.install_dag(os.path.join(ROOT, "dags", "pipelines_loader.py"), ["Compare_Models_YAML"])
-    status, dag = airflow_stack.request("GET", "/api/v2/dags/Compare_Models_YAML")
-    assert status == 200 and dag["is_stale"] is False and dag["has_import_errors"] is False
-    deadline = time.monotonic() + 90
-    while True:
-        status, body = airflow_stack.request("GET", "/api/v2/importErrors")
-        assert status == 200
-        found = [e for e in body["import_errors"] if e["filename"].endswith("pipelines_check.py")]
-        if found or time.monotonic() > deadline:
-            break
-        time.sleep(1)  # polling the dag-processor's next parse, not an assertion
-    assert found, body
-    assert EXPECTED_ERRORS[0] in found[0]["stack_trace"].splitlines()
+    try:
+        airflow_stack.install_dag(os.path.join(ROOT, "dags", "pipelines_loader.py"), ["Compare_Models_YAML"])
+        status, dag = airflow_stack.request("GET", "/api/v2/dags/Compare_Models_YAML")
+        assert status == 200 and dag["is_stale"] is False and dag["has_import_errors"] is False
+        deadline = time.monotonic() + 90
+        while True:
+            status, body = airflow_stack.request("GET", "/api/v2/importErrors")
+            assert status == 200
+            found = [e for e in body["import_errors"] if e["filename"].endswith("pipelines_check.py")]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(1)  # polling the dag-processor's next parse, not an assertion
+        assert found, body
+        assert EXPECTED_ERRORS[0] in found[0]["stack_trace"].splitlines()
+    finally:  # the stack is shared by the session: take the broken definition and its reporter away
+        os.remove(os.path.join(dags, "pipelines", "bad_yaml.yaml"))
+        os.remove(os.path.join(dags, "pipelines_check.py"))
