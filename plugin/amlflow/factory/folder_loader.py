@@ -57,7 +57,7 @@ def definition_files(folder: str, dag_id: str | None = None) -> list[str]:
     """The definition files of ``folder``, sorted; with ``dag_id``, only those that can define it."""
     if dag_id is not None:
         own = [os.path.join(folder, dag_id + s) for s in DEFINITION_SUFFIXES]
-        own = [path for path in own if os.path.isfile(path)]
+        own = sorted(path for path in own if os.path.isfile(path))  # the order of a full parse
         if own:
             return own
     names = sorted(
