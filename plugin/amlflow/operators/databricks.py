@@ -189,8 +189,8 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             ti.xcom_push(key=spec["name"], value=location.to_xcom())
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
-        # A deferred task whose timeout passed comes back here to fail; the triggerer does not call the
-        # trigger's on_kill for a timeout, so the run is cancelled from the worker.
+        # A deferred task whose timeout passed (or whose trigger failed) comes back here to fail; the
+        # triggerer does not call the trigger's on_kill then, so the run is cancelled from the worker.
         if next_method != TRIGGER_FAIL:
             return super().resume_execution(next_method, next_kwargs, context)
         self._cancel_stored_run(context)
@@ -342,9 +342,14 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
 
     def _cancel_stored_run(self, context: Any) -> None:
         run_id = self._stored_run(context)
-        if run_id:
+        if not run_id:
+            return
+        try:
             self._hook.cancel_run(int(run_id))
-            self.log.info("Task timed out while deferred: cancelled Databricks run %s", run_id)
+        except Exception:  # the task fails either way; say the run may go on rather than hide why it failed
+            self.log.exception("Could not cancel Databricks run %s; it may still be running", run_id)
+            return
+        self.log.info("Task ended while deferred: cancelled Databricks run %s", run_id)
 
     def _time_left(self, context: Any) -> timedelta | None:
         """What is left of ``execution_timeout``: while deferred, Airflow enforces it only as the defer timeout."""
