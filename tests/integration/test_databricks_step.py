@@ -252,6 +252,11 @@ def test_each_entry_point_is_submitted_with_its_body(stack, databricks_double):
     assert sum(len(double.submitted(e)) for e in ENTRIES) == 5
 
 
+def polls(double: DatabricksDouble, run_id: int) -> int:
+    """How many ``runs/get`` asked for ``run_id`` (the async hook sends it as a JSON body, requests as a query)."""
+    return sum(int({**r.body, **r.query}.get("run_id", -1)) == run_id for r in double.calls("jobs/runs/get"))
+
+
 def one_run(double: DatabricksDouble, entry: str) -> dict:
     """The body that made the one run of ``entry`` (a retried submit sends the same body and token)."""
     bodies = double.submitted(entry)
@@ -272,6 +277,9 @@ def test_deferred_runs_hold_no_worker_slot_and_a_kill_cancels_them(stack, databr
     wait_until(all_deferred, what="four deferred Databricks tasks and the local step done")
     runs = double.runs_of("/Shared/forever")
     assert all(double.state_of(r)["life_cycle_state"] in RUNNING for r in runs)
+    # The triggerer watches them (it can only cancel what it runs): each run is polled beyond the
+    # two looks the task took before deferring.
+    wait_until(lambda: all(polls(double, r) > 2 for r in runs), what="the triggerer to poll every run")
     base = f"/api/v2/dags/databricks_hold/dagRuns/{quote(run_id)}/taskInstances"
     for task_id in holds:
         status, answer = stack.request("PATCH", f"{base}/{task_id}", {"new_state": "failed"})
