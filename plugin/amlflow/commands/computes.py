@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,7 +36,8 @@ def attached_computes(paths: list[str] | None = None) -> dict:
     from amlflow.core.compute import attached_targets
 
     for path in paths or [conf.get("core", "dags_folder")]:
-        DagBag(dag_folder=path, safe_mode=True)
+        # A file named on the command line is read even without Airflow's "airflow"/"dag" words.
+        DagBag(dag_folder=path, safe_mode=not os.path.isfile(path))
     return attached_targets()
 
 
