@@ -203,6 +203,7 @@ class Datastore:
     def _upload(self, pairs, target_path: str | None, overwrite: bool, show_progress: bool) -> None:
         self.backend.put_files(pairs, target_path or "", overwrite, show_progress)
 
+
 def _folder_of(prefix: str) -> str:
     """The folder a string prefix lies in (``data/tra`` -> ``data``), for a folder listing to filter."""
     return prefix.strip("/").rsplit("/", 1)[0] if "/" in prefix.strip("/") else ""
