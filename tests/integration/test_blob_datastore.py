@@ -232,3 +232,20 @@ def test_messages_are_scrubbed_of_the_connection_secrets_and_sas_signatures():
     backend = BlobBackend("scrubbed", "c", ACCOUNT, lambda: None, secrets)
     text = f"GET http://h/c/b?sv=2&sig=s1gn%3D&x=1 with key {ACCOUNT_KEY}"
     assert backend.scrub(text) == "GET http://h/c/b?sv=2&sig=***&x=1 with key ***"
+
+
+def test_register_with_a_sas_token_keeps_it_in_the_connection_extra_only(airflow_db, azurite, tmp_path):
+    from airflow.models import Connection
+    from airflow.utils.session import create_session
+
+    sas = azurite.account_sas()
+    azurite.container("sas-registered")
+    ds = Datastore.register_azure_blob_container(
+        Workspace(), "sas_registered", "sas-registered", ACCOUNT, sas_token=sas, endpoint=azurite.endpoint
+    )
+    ds.upload_files([write(tmp_path, "x.txt", b"via sas")], target_path="in")
+    assert azurite.container("sas-registered").download_blob("in/x.txt").readall() == b"via sas"
+    with create_session() as session:
+        conn = session.query(Connection).filter(Connection.conn_id == "sas_registered").one()
+        assert conn.password is None and conn.extra_dejson["sas_token"] == sas
+    assert sas not in ds.backend.uri("in/x.txt")
