@@ -20,6 +20,8 @@ import sys
 import tempfile
 import time
 
+from private_airflow import use_private_airflow  # benchmarks/ is on sys.path when a benchmark runs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "benchmarks", ".work", "reuse")
 STEPS = ("train.py", "extract.py", "compare.py")
@@ -45,19 +47,7 @@ def prepare(cpu_seconds: float) -> tuple[str, str]:
         burn = BURN.format(seconds=cpu_seconds) if step == "train.py" else ""
         with open(path, "w") as handle:
             handle.write(COUNT + burn + body)
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": home,
-            "AIRFLOW__CORE__DAGS_FOLDER": dags,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__XCOM_BACKEND": "amlflow.xcom.PipelineDataXComBackend",
-            "AIRFLOW__CORE__MIGHT_CONTAIN_DAG_CALLABLE": "amlflow.discovery.might_contain_dag",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-            "BENCH_COUNTER": os.path.join(home, "executed.txt"),
-        }
-    )
-    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    use_private_airflow(home, dags, BENCH_COUNTER=os.path.join(home, "executed.txt"))
     subprocess.run([sys.executable, os.path.join(dags, "compare_models", "upload_data.py")], check=True)
     return dag_file, os.environ["BENCH_COUNTER"]
 

@@ -13,11 +13,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
 import time
+
+from private_airflow import use_private_airflow  # benchmarks/ is on sys.path when a benchmark runs
 
 WORK = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".work", "step_overhead")
 
@@ -55,18 +56,7 @@ def prepare() -> str:
     for name, body in files.items():
         with open(os.path.join(dags, name), "w") as handle:
             handle.write(textwrap.dedent(body))
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": home,
-            "AIRFLOW__CORE__DAGS_FOLDER": dags,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__XCOM_BACKEND": "amlflow.xcom.PipelineDataXComBackend",
-            "AIRFLOW__CORE__MIGHT_CONTAIN_DAG_CALLABLE": "amlflow.discovery.might_contain_dag",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        }
-    )
-    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    use_private_airflow(home, dags)
     return dags
 
 

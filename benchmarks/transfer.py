@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import textwrap
@@ -35,6 +34,8 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORK = os.path.join(ROOT, "benchmarks", ".work", "transfer")
 sys.path.insert(0, ROOT)
+
+from private_airflow import use_private_airflow  # noqa: E402  (benchmarks/ is on sys.path)
 
 from amlflow.config import DEFAULTS  # noqa: E402
 from tests.fixtures.azurite import Azurite  # noqa: E402  (the tests' Azurite launcher, reused)
@@ -48,18 +49,7 @@ def prepare_airflow() -> str:
     home = tempfile.mkdtemp(prefix="home-", dir=WORK)
     dags = os.path.join(home, "dags")
     os.makedirs(os.path.join(dags, "scripts"))
-    os.environ.update(
-        {
-            "AIRFLOW_HOME": home,
-            "AIRFLOW__CORE__DAGS_FOLDER": dags,
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__XCOM_BACKEND": "amlflow.xcom.PipelineDataXComBackend",
-            "AIRFLOW__CORE__MIGHT_CONTAIN_DAG_CALLABLE": "amlflow.discovery.might_contain_dag",
-            "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        }
-    )
-    airflow = os.path.join(os.path.dirname(sys.executable), "airflow")
-    subprocess.run([airflow, "db", "migrate"], check=True, capture_output=True)
+    use_private_airflow(home, dags)
     return dags
 
 
