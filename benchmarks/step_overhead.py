@@ -27,7 +27,10 @@ from amlflow.core import Workspace
 from amlflow.pipeline.core import Pipeline
 from amlflow.pipeline.steps import PythonScriptStep
 
-step = PythonScriptStep("noop.py", name="noop", arguments=["--n", 1], source_directory="scripts")
+# allow_reuse=False: every run executes the script, as the BashOperator does.
+step = PythonScriptStep(
+    "noop.py", name="noop", arguments=["--n", 1], source_directory="scripts", allow_reuse=False
+)
 Pipeline(Workspace(), [step]).publish(name="overhead_amlflow")
 """
 
