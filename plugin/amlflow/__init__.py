@@ -28,6 +28,12 @@ _EXPORTS = {
     "InteractiveLoginAuthentication": "amlflow.core.authentication",
     "ServicePrincipalAuthentication": "amlflow.core.authentication",
     "AmlCompute": "amlflow.core.compute",
+    "AdlaCompute": "amlflow.core.compute",
+    "DatabricksCompute": "amlflow.core.compute",
+    "DataFactoryCompute": "amlflow.core.compute",
+    "DockerCompute": "amlflow.core.compute",
+    "Environment": "amlflow.core.environment",
+    "RunConfiguration": "amlflow.core.runconfig",
     "DataReference": "amlflow.data.data_reference",
     "Pipeline": "amlflow.pipeline.core.pipeline",
     "PipelineData": "amlflow.pipeline.core.builder",
@@ -37,6 +43,9 @@ _EXPORTS = {
     "StepRun": "amlflow.pipeline.core.run",
     "StepSequence": "amlflow.pipeline.core.builder",
     "PythonScriptStep": "amlflow.pipeline.steps.python_script_step",
+    "DatabricksStep": "amlflow.pipeline.steps.databricks_step",
+    "AdlaStep": "amlflow.pipeline.steps.adla_step",
+    "DataTransferStep": "amlflow.pipeline.steps.data_transfer_step",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]

@@ -19,11 +19,29 @@ from amlflow.pipeline.steps import PythonScriptStep
 from tests.conftest import ROOT
 
 AZUREML_IMPORTS = [
-    ("azureml.core", ["Workspace", "Datastore", "ComputeTarget"]),
-    ("azureml.core.compute", ["ComputeTarget", "AmlCompute"]),
+    (
+        "azureml.core",
+        ["Workspace", "Datastore", "ComputeTarget", "Experiment", "Run", "Environment", "RunConfiguration"],
+    ),
+    ("azureml.core.compute", ["ComputeTarget", "AmlCompute", "DatabricksCompute", "AdlaCompute", "DataFactoryCompute"]),
+    ("azureml.core.authentication", ["InteractiveLoginAuthentication", "ServicePrincipalAuthentication"]),
+    ("azureml.core.runconfig", ["RunConfiguration"]),
+    ("azureml.core.environment", ["Environment"]),
+    ("azureml.core.conda_dependencies", ["CondaDependencies"]),
     ("azureml.data.data_reference", ["DataReference"]),
-    ("azureml.pipeline.core", ["Pipeline", "PipelineData", "PipelineParameter", "StepSequence", "PublishedPipeline"]),
-    ("azureml.pipeline.steps", ["PythonScriptStep"]),
+    (
+        "azureml.pipeline.core",
+        [
+            "Pipeline",
+            "PipelineData",
+            "PipelineParameter",
+            "StepSequence",
+            "PublishedPipeline",
+            "PipelineRun",
+            "StepRun",
+        ],
+    ),
+    ("azureml.pipeline.steps", ["PythonScriptStep", "DatabricksStep", "AdlaStep", "DataTransferStep"]),
 ]
 
 
@@ -32,6 +50,13 @@ def test_azureml_import_paths_work_with_amlflow_in_their_place(module, names):
     imported = importlib.import_module(module.replace("azureml.", "amlflow.", 1))
     for name in names:
         assert isinstance(getattr(imported, name), type), f"{module}.{name}"
+
+
+def test_every_name_of_the_short_public_api_resolves():
+    import amlflow
+
+    for name in amlflow.__all__[1:]:
+        assert isinstance(getattr(amlflow, name), type), name
 
 
 def test_data_objects_print_as_azure_ml_environment_variables():

@@ -7,17 +7,21 @@ from amlflow.core.authentication import (
 )
 from amlflow.core.compute import ComputeTarget
 from amlflow.core.datastore import Datastore
+from amlflow.core.environment import Environment
 from amlflow.core.experiment import Experiment
 from amlflow.core.run import Run
+from amlflow.core.runconfig import RunConfiguration
 from amlflow.core.workspace import Workspace
 
 __all__ = [
     "AirflowTokenAuthentication",
     "ComputeTarget",
     "Datastore",
+    "Environment",
     "Experiment",
     "InteractiveLoginAuthentication",
     "Run",
+    "RunConfiguration",
     "ServicePrincipalAuthentication",
     "Workspace",
 ]
