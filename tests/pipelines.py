@@ -104,3 +104,38 @@ class _Tee(io.TextIOBase):
     def flush(self) -> None:
         for target in self._targets:
             target.flush()
+
+
+_OFFLINE_PARSE = """
+import json, socket, sys
+import sqlalchemy.engine
+touched = []
+def refuse(what):
+    def call(*args, **kwargs):
+        touched.append(what)
+        raise AssertionError(what + " while parsing")
+    return call
+socket.socket.connect = refuse("network")
+socket.create_connection = refuse("network")
+sqlalchemy.engine.Engine.connect = refuse("database")
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=True)
+assert not touched, touched
+assert not bag.import_errors, bag.import_errors
+print(json.dumps({dag_id: sorted(dag.task_ids) for dag_id, dag in bag.dags.items()}))
+"""
+
+
+def parse_offline(dag_file: str) -> dict[str, list[str]]:
+    """Parse ``dag_file`` in a fresh process where every socket and database connection is refused.
+
+    Returns each DAG's sorted task ids; fails if parsing tried the network or the metadata database (the
+    database URL also points nowhere) or the file has an import error.
+    """
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////nonexistent-folder/airflow.db"}
+    result = subprocess.run([sys.executable, "-c", _OFFLINE_PARSE, dag_file], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
