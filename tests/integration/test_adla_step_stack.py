@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import textwrap
-import time
 from urllib.parse import quote
 
 import pytest
 
 from tests.doubles.adla import Outcome
+from tests.fixtures.airflow_stack import wait_until
 
 CONN_ID = "adlastack"
 
@@ -58,25 +58,9 @@ def stack(airflow_stack, adla_double, tmp_path_factory):
     return airflow_stack
 
 
-def wait_until(condition, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-
-
 def job_of(double, dag_id: str, run_id: str) -> str | None:
     found = [j for j in double.job_ids(f"{dag_id}.") if run_id in double.job(j)["name"]]
     return found[0] if found else None
-
-
-def task_log(stack, dag_id: str, run_id: str, task_id: str) -> str:
-    base = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}"
-    status, ti = stack.request("GET", base)
-    assert status == 200, ti
-    status, log = stack.request("GET", f"{base}/logs/{ti['try_number']}?full_content=true")
-    assert status == 200, log
-    return json.dumps(log["content"]) if isinstance(log, dict) else str(log)
 
 
 def test_killing_the_deferred_task_cancels_the_job(stack, adla_double):
@@ -109,6 +93,6 @@ def test_execution_timeout_in_the_triggerer_cancels_the_job_and_says_so(stack, a
     job_id = job_of(adla_double, "adla_stack_timeout", run_id)
     assert adla_double.cancels(job_id) == 1
     assert adla_double.job(job_id)["result"] == "Cancelled"
-    log = task_log(stack, "adla_stack_timeout", run_id, "forever")
+    log = stack.task_log("adla_stack_timeout", run_id, "forever")
     assert f"ADLA job {job_id}: state Running" in log
     assert "execution_timeout (0:00:12) passed" in log and f"ADLA job {job_id} was cancelled" in log

@@ -16,6 +16,7 @@ from urllib.parse import quote, urlsplit
 import pytest
 
 from tests.doubles.databricks import DatabricksDouble, Play
+from tests.fixtures.airflow_stack import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -120,22 +121,6 @@ def wait(stack, dag_id: str, run_id: str, on_change=None, timeout: float = 90) -
         time.sleep(0.25)
 
 
-def task_log(stack, dag_id: str, run_id: str, task_id: str) -> str:
-    base = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id)}/taskInstances/{task_id}"
-    status, ti = stack.request("GET", base)
-    assert status == 200, ti
-    status, log = stack.request("GET", f"{base}/logs/{ti['try_number']}?full_content=true")
-    assert status == 200, log
-    return json.dumps(log["content"]) if isinstance(log, dict) else str(log)
-
-
-def wait_until(condition, timeout: float = 60, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.25)
-
-
 @pytest.fixture(scope="module")
 def pipeline_run(stack, databricks_double):
     seen = []
@@ -183,7 +168,7 @@ def test_run_page_link_output_and_url_are_shown(stack, pipeline_run, databricks_
     base = f"/api/v2/dags/databricks_pipeline/dagRuns/{quote(run_id)}/taskInstances/keep_above"
     status, links = stack.request("GET", f"{base}/links")
     assert status == 200 and page in json.dumps(links)
-    log = task_log(stack, "databricks_pipeline", run_id, "keep_above")
+    log = stack.task_log("databricks_pipeline", run_id, "keep_above")
     assert page in log and "kept 3 numbers" in log
 
 
@@ -297,7 +282,7 @@ def test_a_task_timeout_cancels_its_run(stack, databricks_double):
     (dbx_run,) = set(double.runs_of("/Shared/forever")) - before
     assert double.cancelled(dbx_run)
     assert re.search(
-        rf"timed out .* Databricks run {dbx_run}.*cancelled", task_log(stack, "databricks_timeout", run_id, "timed")
+        rf"timed out .* Databricks run {dbx_run}.*cancelled", stack.task_log("databricks_timeout", run_id, "timed")
     )
 
 
@@ -306,7 +291,7 @@ def test_a_failed_run_fails_the_task_with_its_message_and_url(stack, databricks_
     run = wait(stack, "databricks_failure", run_id)
     assert run["state"] == "failed"
     (dbx_run,) = databricks_double.runs_of("/Shared/failing")
-    log = task_log(stack, "databricks_failure", run_id, "failing")
+    log = stack.task_log("databricks_failure", run_id, "failing")
     assert f"Databricks run {dbx_run} ended FAILED" in log
     assert "ZeroDivisionError: division by zero" in log
     assert databricks_double._page(databricks_double._runs[dbx_run]) in log
