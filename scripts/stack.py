@@ -277,6 +277,24 @@ class Stack:
             time.sleep(0.5)
         raise StackError(f"not healthy after {timeout:.0f} s: {self.health()}\n{self.log_tail('api-server')}")
 
+    def restart(self, name: str, timeout: float = 180) -> None:
+        """Stop one component as an init system does (SIGTERM to its process group), then start it again.
+
+        Waits for the component to exit (a scheduler first lets its running tasks end) and, once it is
+        started again, until every component is healthy.
+        """
+        record = _read_json(self._pid_file(name))
+        if not record or not _is_same_process(record["pid"], record.get("start_time")):
+            raise StackError(f"airflow {name} is not running")
+        _signal_group(record["pid"], signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _is_same_process(record["pid"], record.get("start_time")):
+            if time.monotonic() > deadline:
+                raise StackError(f"airflow {name} did not exit {timeout:.0f} s after SIGTERM:\n{self.log_tail(name)}")
+            time.sleep(0.2)
+        self._spawn(name, COMPONENTS[name])
+        self.wait_healthy(timeout)
+
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = os.path.join(self.run_dir, f"{name}.log")
         if not os.path.exists(path):

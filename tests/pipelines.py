@@ -15,6 +15,14 @@ from amlflow.storage import get_backend
 from amlflow.storage.location import DataLocation
 
 
+def passing_to_scripts(*names: str) -> dict[str, str]:
+    """The setting that lets step scripts see these worker variables (tests hand scripts state that way)."""
+    from amlflow.config import DEFAULTS
+
+    default = DEFAULTS["script_environment_passthrough"]
+    return {"AIRFLOW__AMLFLOW__SCRIPT_ENVIRONMENT_PASSTHROUGH": ",".join([default, *names])}
+
+
 def load_dag(dag_file: str, dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 

@@ -22,6 +22,10 @@ DEFAULTS: dict[str, str] = {
     "databricks_polling_seconds": "30",
     "adla_poll_interval": "30",
     "snapshot_cache_dir": "",
+    "script_environment_passthrough": "PATH,HOME,USER,LOGNAME,LANG,LANGUAGE,LC_*,TZ,TMPDIR,TEMP,TMP",
+    "step_retries": "2",
+    "step_retry_delay": "10",
+    "assignable_datastores": "",
 }
 
 

@@ -33,6 +33,10 @@ class StepFailedError(AmlflowError):
     """A step's script or remote job ended in failure."""
 
 
+class StepInterruptedError(AmlflowError):
+    """The task was told to stop (SIGTERM) while its step ran: not the step's failure, so it is retried."""
+
+
 class ActivityFailedException(AmlflowError):
     """A waited-for run failed (as ``azureml.exceptions``)."""
 

@@ -107,6 +107,31 @@ def get_provider_info() -> dict[str, Any]:
                         "adla_poll_interval",
                         "float",
                     ),
+                    "script_environment_passthrough": _option(
+                        "The worker's environment variables a step script sees (comma-separated names or "
+                        "shell-style patterns); every other variable, AIRFLOW_CONN_* secrets included, is "
+                        "withheld.",
+                        "script_environment_passthrough",
+                        example="PATH,HOME,LANG,LC_*,HTTPS_PROXY",
+                    ),
+                    "step_retries": _option(
+                        "Retries of a step whose task ended without finishing (killed, its worker or the "
+                        "scheduler stopped), as Azure ML re-runs a step whose node was lost. A script that "
+                        "exits with an error is not retried. A DAG's own retries win.",
+                        "step_retries",
+                        "integer",
+                    ),
+                    "step_retry_delay": _option(
+                        "Seconds between a step's try that did not finish and its retry.",
+                        "step_retry_delay",
+                        "integer",
+                    ),
+                    "assignable_datastores": _option(
+                        "Datastores that any run of any pipeline may read through DataPathAssignments "
+                        "(comma-separated), besides those the pipeline itself declares.",
+                        "assignable_datastores",
+                        example="shared_data,reference_data",
+                    ),
                 },
             }
         },

@@ -99,7 +99,8 @@ Pipeline(ws, [step]).publish(name="docker_pip_environment")
 for script in ("fail.py", "sleep.py"):
     out = PipelineData("out", store)
     step = PythonScriptStep(script, arguments=[out], outputs=[out], compute_target=docker, source_directory=scripts)
-    Pipeline(ws, [step]).publish(name="docker_" + script.removesuffix(".py"))
+    # No retries: a stopped try would be retried (the kill test wants to see the one try end).
+    Pipeline(ws, [step]).as_dag("docker_" + script.removesuffix(".py"), default_args={{"retries": 0}})
 """
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from amlflow.storage.registry import forget_backends
 from tests.conftest import DAGS
-from tests.pipelines import local_output, output_location, run_dag, task_states
+from tests.pipelines import local_output, output_location, passing_to_scripts, run_dag, task_states
 
 CONTAINER = "reuse-blob-data"
 DAG_FILE = os.path.join(DAGS, "reuse_blob_pipeline.py")
@@ -57,6 +57,8 @@ def blob(azurite, dags_folder, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AIRFLOW_CONN_REUSEBLOB", azurite.connection_json(CONTAINER))
         patch.setenv("REUSE_BLOB_COUNTER", str(counter))
+        for name, value in passing_to_scripts("REUSE_BLOB_COUNTER").items():
+            patch.setenv(name, value)
         forget_backends()
         yield container, counter
     forget_backends()

@@ -18,6 +18,8 @@ from contextlib import closing
 
 import pytest
 
+from tests.pipelines import passing_to_scripts
+
 DAG = """
 from amlflow.core import Workspace
 from amlflow.pipeline.core import Pipeline, PipelineData
@@ -64,6 +66,7 @@ def airflow_env(home: str, datastore_root: str, barrier: str) -> dict[str, str]:
             "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
             "AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT": datastore_root,
             "CONCURRENT_BARRIER": barrier,
+            **passing_to_scripts("CONCURRENT_BARRIER"),
         }
     )
     return env

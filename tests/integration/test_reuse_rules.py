@@ -13,7 +13,7 @@ import textwrap
 import pytest
 
 from tests.conftest import DAGS
-from tests.pipelines import local_output, output_location, run_dag, task_states
+from tests.pipelines import local_output, output_location, passing_to_scripts, run_dag, task_states
 
 DAG_FILE = os.path.join(DAGS, "reuse_rules_pipeline.py")
 SCRIPTS = os.path.join(DAGS, "reuse_rules_scripts")
@@ -83,8 +83,11 @@ Pipeline(ws, [second]).publish(name="reuse_snapshot")
 @pytest.fixture(scope="module")
 def pipelines(dags_folder, tmp_path_factory):
     work = tmp_path_factory.mktemp("reuse_rules")
-    os.environ["REUSE_RULES_COUNTER"] = str(work / "executed.txt")
-    os.environ["REUSE_RULES_FAIL_FLAG"] = str(work / "fail")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("REUSE_RULES_COUNTER", str(work / "executed.txt"))
+    patch.setenv("REUSE_RULES_FAIL_FLAG", str(work / "fail"))
+    for name, value in passing_to_scripts("REUSE_RULES_*").items():
+        patch.setenv(name, value)
     for name, body in FILES.items():
         path = os.path.join(SCRIPTS, name)
         os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -95,7 +98,7 @@ def pipelines(dags_folder, tmp_path_factory):
     with open(os.path.join(DAGS, ".airflowignore"), "a") as handle:
         handle.write("reuse_rules_scripts/\n")
     yield work
-    del os.environ["REUSE_RULES_COUNTER"], os.environ["REUSE_RULES_FAIL_FLAG"]
+    patch.undo()
 
 
 def executed(work) -> list[str]:

@@ -15,7 +15,7 @@ import textwrap
 import pytest
 
 from tests.conftest import DAGS
-from tests.pipelines import local_output, output_location, raw_xcom, run_dag, task_states
+from tests.pipelines import local_output, output_location, passing_to_scripts, raw_xcom, run_dag, task_states
 
 DAG_ID = "reuse_chain"
 DAG_FILE = os.path.join(DAGS, "reuse_chain_pipeline.py")
@@ -125,9 +125,10 @@ def write(path: str, text: str) -> None:
 def counter(dags_folder, tmp_path_factory):
     """The file every script appends its name to; set in the environment the scripts inherit."""
     path = str(tmp_path_factory.mktemp("reuse") / "executed.txt")
-    os.environ["REUSE_TEST_COUNTER"] = path
-    yield path
-    del os.environ["REUSE_TEST_COUNTER"]
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {"REUSE_TEST_COUNTER": path, **passing_to_scripts("REUSE_TEST_COUNTER")}.items():
+            patch.setenv(name, value)
+        yield path
 
 
 @pytest.fixture(scope="module")

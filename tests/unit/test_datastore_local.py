@@ -57,3 +57,37 @@ def test_download_recreates_datastore_paths_and_skips_existing_files(store, file
 def test_paths_cannot_leave_the_datastore(store):
     with pytest.raises(ValueError, match="leaves the datastore"):
         store.backend.read_bytes("../../etc/passwd")
+
+
+def test_a_symbolic_link_out_of_the_datastore_is_refused(store, tmp_path):
+    root = tmp_path / "stores" / "workspaceblobstore"
+    root.mkdir(parents=True)
+    (root / "etc").symlink_to("/etc")
+    with pytest.raises(ValueError, match="leaves the datastore"):
+        store.backend.read_bytes("etc/passwd")
+    with pytest.raises(ValueError, match="leaves the datastore"):
+        store.backend.list_files("etc")
+
+
+@pytest.mark.parametrize("name", ["/etc", "../../../../etc", "a/b", "..", "", "x.y"])
+def test_a_datastore_name_is_never_a_path(store, name):
+    from amlflow.exceptions import DatastoreError
+    from amlflow.storage import get_backend
+
+    with pytest.raises(DatastoreError, match="is not a datastore name"):
+        get_backend(name)
+
+
+def test_a_pipeline_on_a_datastore_named_like_a_path_does_not_validate(tmp_path):
+    from amlflow.data.data_reference import DataReference
+    from amlflow.pipeline.core import Pipeline
+    from amlflow.pipeline.steps import PythonScriptStep
+
+    (tmp_path / "s.py").write_text("")
+    ws = Workspace()
+    raw = DataReference(Datastore(ws, "../etc"), data_reference_name="raw", path_on_datastore="passwd")
+    step = PythonScriptStep("s.py", inputs=[raw], source_directory=str(tmp_path))
+    assert Pipeline(ws, [step]).validate() == [
+        "step 's.py', field 'inputs': datastore '../etc' is not a datastore name: use 1-255 letters, digits, "
+        "'_' or '-' (a datastore is a name, never a path)"
+    ]

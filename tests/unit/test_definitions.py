@@ -146,6 +146,7 @@ def test_publish_makes_an_unpaused_dag_with_params_tasks_and_edges(tmp_path):
     assert {name: (p.value, p.schema["type"]) for name, p in dag.params.items()} == {
         "alpha": (0.5, "number"),
         "flag": (True, "boolean"),
+        "amlflow": ({}, "object"),  # the run options (experiment, data paths), checked by Airflow
     }
     assert sorted(dag.task_ids) == ["a.py", "b.py", "c.py"]
     assert dag.get_task("b.py").upstream_task_ids == {"a.py"}

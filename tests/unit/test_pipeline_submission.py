@@ -24,7 +24,7 @@ def serialized_dag(tmp_path_factory):
     ws = Workspace()
     store = Datastore(ws, "workspaceblobstore")
     raw = DataReference(store, data_reference_name="raw", path_on_datastore="in/data.csv")
-    out = PipelineData("out", datastore=store)
+    out = PipelineData("out", datastore=Datastore(ws, "archive"))
     params = [
         PipelineParameter("count", 10),
         PipelineParameter("rate", 0.5),
@@ -40,6 +40,13 @@ def serialized_dag(tmp_path_factory):
     )
     dag = Pipeline(ws, [step]).publish(name="Submit_Rules").dag
     return DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def conf_of(body: dict, dag) -> dict:
@@ -72,7 +79,7 @@ def test_a_submission_becomes_parameter_values_and_the_amlflow_section(serialize
         {
             "ExperimentName": "My_Pipeline",
             "ParameterAssignments": {"count": 20, "label": "b"},
-            "DataPathAssignments": {"raw": {"DataStoreName": "other", "RelativePath": "v2/data.csv"}},
+            "DataPathAssignments": {"raw": {"DataStoreName": "archive", "RelativePath": "v2/data.csv"}},
             "Description": "nightly",
             "tags": {"team": "ml"},
             "Properties": {"p": "1"},
@@ -88,7 +95,7 @@ def test_a_submission_becomes_parameter_values_and_the_amlflow_section(serialize
         "label": "b",
         "amlflow": {
             "experiment_name": "My_Pipeline",
-            "data_paths": {"raw": {"datastore": "other", "path": "v2/data.csv"}},
+            "data_paths": {"raw": {"datastore": "archive", "path": "v2/data.csv"}},
             "description": "nightly",
             "run_source": "SDK",
             "run_type": "HTTP",
@@ -141,9 +148,45 @@ def test_regenerate_outputs_becomes_the_conf_flag_the_steps_read(serialized_dag)
             "(its DataReference inputs: raw)",
         ),
         (
-            {"ExperimentName": "e", "DataPathAssignments": {"raw": {"DataStoreName": "s", "RelativePath": "../x"}}},
+            {
+                "ExperimentName": "e",
+                "DataPathAssignments": {"raw": {"DataStoreName": "archive", "RelativePath": "../x"}},
+            },
             "DataPathAssignments.raw.RelativePath: '../x' must be a path inside the datastore",
         ),
+        (
+            {
+                "ExperimentName": "e",
+                "DataPathAssignments": {"raw": {"DataStoreName": "/etc", "RelativePath": "passwd"}},
+            },
+            "DataPathAssignments.raw.DataStoreName: '/etc' is not a datastore name",
+        ),
+        (
+            {
+                "ExperimentName": "e",
+                "DataPathAssignments": {"raw": {"DataStoreName": "../../../../etc", "RelativePath": "passwd"}},
+            },
+            "DataPathAssignments.raw.DataStoreName: '../../../../etc' is not a datastore name",
+        ),
+        (
+            {"ExperimentName": "e", "DataPathAssignments": {"raw": {"DataStoreName": "other", "RelativePath": "x"}}},
+            "DataPathAssignments.raw.DataStoreName: pipeline 'Submit_Rules' does not use datastore 'other'; "
+            "a run may read only the datastores the pipeline declares (archive, workspaceblobstore)",
+        ),
+        (
+            {"ExperimentName": "e", "ParameterAssignments": {"count": 10**30}},
+            "ParameterAssignments.count: integer 1000000000...(31 characters) is outside the range a run can carry",
+        ),
+        (
+            {"ExperimentName": "e", "ParameterAssignments": {"label": "x" * 1_000_000}},
+            "ParameterAssignments.label: a string of 1,000,000 characters is longer than the 16,384 a run can carry",
+        ),
+        (
+            {"ExperimentName": "e", "ParameterAssignments": {"label": "a\x00b"}},
+            "ParameterAssignments.label: a string must not contain the NUL character",
+        ),
+        (b"[" * 100_000, "body: nested deeper than 32 levels"),
+        ({"ExperimentName": "e", "ParameterAssignments": {"label": _nested(40)}}, "ParameterAssignments.label: nested"),
         (
             {"ExperimentName": "e", "DataPathAssignments": {"raw": {"RelativePath": "x"}}},
             "DataPathAssignments.raw.DataStoreName: Field required",
@@ -181,3 +224,30 @@ def test_airflow_states_map_to_azure_ml_statuses():
         "Failed",
         "Canceled",
     ]
+
+
+@pytest.mark.parametrize(
+    ("conf", "message"),
+    [
+        ({"amlflow": {"data_paths": {"raw": {"datastore": "/etc", "path": "passwd"}}}}, "'/etc' is not one of"),
+        ({"amlflow": {"data_paths": {"raw": {"datastore": "../../etc", "path": "x"}}}}, "is not one of"),
+        ({"amlflow": {"data_paths": {"raw": {"datastore": "archive", "path": "../x"}}}}, "does not match"),
+        ({"amlflow": {"data_paths": {"out": {"datastore": "archive", "path": "x"}}}}, "'out' is not one of ['raw']"),
+        ({"count": 10**30}, "is greater than the maximum of 9007199254740991"),
+        ({"rate": -1e300}, "is less than the minimum of -9007199254740991"),
+        ({"label": "x" * 20_000}, "is too long"),
+        ({"label": "a\x00b"}, "does not match"),
+    ],
+)
+def test_airflow_refuses_what_a_run_can_not_carry_on_every_route(serialized_dag, conf, message):
+    """The same limits are the DAG's Param schemas: Airflow checks them when it creates any run (REST, UI)."""
+    from airflow.sdk.exceptions import ParamValidationError
+
+    with pytest.raises(ParamValidationError, match="Invalid input for param") as caught:
+        serialized_dag.params.deep_merge(conf).validate()
+    assert message in str(caught.value)
+
+
+def test_a_good_conf_passes_airflows_check(serialized_dag):
+    conf = {"count": 3, "amlflow": {"data_paths": {"raw": {"datastore": "archive", "path": "v2/x.csv"}}}}
+    assert serialized_dag.params.deep_merge(conf).validate()["count"] == 3

@@ -57,3 +57,55 @@ def _alive(pid: int) -> bool:
             return handle.read().split()[2] != "Z"
     except FileNotFoundError:
         return False
+
+
+TASK = """
+import logging, os, sys
+sys.path.insert(0, {plugin!r})
+from amlflow.runtime.script import ScriptProcess
+ScriptProcess([sys.executable, {script!r}], {cwd!r}, dict(os.environ), logging.getLogger("t"), 5).run()
+"""
+
+
+def test_a_script_and_its_children_die_with_a_task_killed_by_sigkill(tmp_path):
+    """No cleanup runs in a task killed with SIGKILL: the guard's parent-death signal ends the group."""
+    import signal
+    import subprocess
+
+    pids = tmp_path / "pids"
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import os, subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
+        "while True: time.sleep(0.01)\n"
+    )
+    plugin = os.path.join(os.path.dirname(__file__), "..", "..", "plugin")
+    task = subprocess.Popen(
+        [sys.executable, "-c", TASK.format(plugin=os.path.abspath(plugin), script=str(script), cwd=str(tmp_path))]
+    )
+    deadline = time.monotonic() + 20
+    while not pids.exists() or len(pids.read_text().split()) < 2:
+        assert time.monotonic() < deadline, "script did not start"
+        time.sleep(0.05)
+    script_pid, child_pid = map(int, pids.read_text().split())
+    task.send_signal(signal.SIGKILL)
+    task.wait()
+    time.sleep(1)
+    assert not _alive(script_pid) and not _alive(child_pid)
+
+
+def test_processes_a_script_leaves_behind_are_stopped_when_it_exits(tmp_path):
+    pid_file = tmp_path / "daemon.pid"
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+    )
+    result = ScriptProcess([sys.executable, str(script)], str(tmp_path), dict(os.environ), logging.getLogger("t"), 5)
+    started = time.monotonic()
+    assert result.run().returncode == 0
+    # The leftover held the script's stdout open: without the group kill, run() would wait 60 s for it.
+    assert time.monotonic() - started < 10
+    assert not _alive(int(pid_file.read_text()))

@@ -95,7 +95,7 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
         "GraphId": dag_model.dag_id,
         "TotalRunSteps": len(dag.tasks),
         "ContinueRunOnStepFailure": True,
-        "Parameters": {name: param.value for name, param in dag.params.items()},
+        "Parameters": {name: dag.params[name] for name in run_conf.pipeline_parameter_names(dag.params)},
         "DataPathAssignments": {
             name: {"DataStoreName": spec["datastore"], "RelativePath": spec["path"]}
             for name, spec in sorted(data_reference_inputs(dag).items())
@@ -132,7 +132,9 @@ def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None =
         "HasErrors": code == "Failed",
         "HasWarnings": False,
         "UploadState": "Completed",
-        "ParameterAssignments": {name: conf[name] for name in dag.params if name in conf},
+        "ParameterAssignments": {
+            name: conf[name] for name in run_conf.pipeline_parameter_names(dag.params) if name in conf
+        },
         "DataPathAssignments": {
             name: {"DataStoreName": where["datastore"], "RelativePath": where["path"]}
             for name, where in data_paths.items()

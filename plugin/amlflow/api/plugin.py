@@ -1,8 +1,9 @@
 """``AmlflowPlugin``: the Airflow plugin that serves the AML-compatible pipeline service.
 
 Registered through the ``airflow.plugins`` entry point (and listed in the provider info). Every Airflow
-process loads plugins, task processes included, so this module imports only the plugin base class; the
-FastAPI app (and the api-server modules it needs) is built the first time the api-server asks for it.
+process loads plugins, task processes included, so this module imports only the plugin base class and
+the standard-library middleware; the FastAPI app (and the api-server modules it needs) is built the
+first time the api-server asks for it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
 
+from amlflow.api.nesting_guard import NestingGuard
 from amlflow.api.urls import PREFIX
 
 
@@ -31,3 +33,4 @@ class _LazyApps:
 class AmlflowPlugin(AirflowPlugin):
     name = "amlflow"
     fastapi_apps = _LazyApps()  # type: ignore[assignment]
+    fastapi_root_middlewares = [{"middleware": NestingGuard, "args": [], "kwargs": {}, "name": "amlflow nesting guard"}]

@@ -7,7 +7,6 @@ Every problem is a ``SubmissionError`` whose message starts with the field it is
 from __future__ import annotations
 
 import json
-import posixpath
 import re
 from typing import Any
 
@@ -16,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from amlflow.api.entities import data_reference_inputs
 from amlflow.core.experiment import experiment_name_problem
 from amlflow.runtime import run_conf
+from amlflow.runtime.limits import MAX_BODY_BYTES, MAX_NESTING, value_problem
 from amlflow.runtime.reuse import REGENERATE_CONF_KEY
+from amlflow.storage.names import datastore_name_problem, relative_path_problem
 
 
 class SubmissionError(ValueError):
@@ -57,13 +58,24 @@ class PipelineSubmission(BaseModel):
 
 
 def parse(raw: bytes) -> PipelineSubmission:
-    """The submission in ``raw`` (JSON), or a SubmissionError naming the first bad field."""
+    """The submission in ``raw`` (JSON), or a SubmissionError naming the first bad field.
+
+    Every value must be one a run can carry (``amlflow.runtime.limits``): a request that would only make
+    a run fail later is refused here.
+    """
+    if len(raw) > MAX_BODY_BYTES:
+        raise SubmissionError(f"body: {len(raw):,} bytes is larger than the {MAX_BODY_BYTES:,} a submission may be")
     try:
         body = json.loads(raw or b"null")
+    except RecursionError:
+        raise SubmissionError(f"body: nested deeper than {MAX_NESTING} levels") from None
     except ValueError as error:
         raise SubmissionError(f"body: not valid JSON ({error})") from None
     if not isinstance(body, dict):
         raise SubmissionError("body: must be a JSON object with at least ExperimentName")
+    problem = value_problem(body)
+    if problem:
+        raise SubmissionError(problem)
     try:
         return PipelineSubmission.model_validate(body)
     except ValidationError as error:
@@ -93,9 +105,10 @@ def to_conf(submission: PipelineSubmission, dag: Any) -> dict[str, Any]:
             "(Airflow's rule); false is not available"
         )
     conf: dict[str, Any] = {}
+    parameters = run_conf.pipeline_parameter_names(dag.params)
     for name, value in submission.ParameterAssignments.items():
-        if name not in dag.params:
-            known = ", ".join(sorted(dag.params)) or "none"
+        if name not in parameters:
+            known = ", ".join(parameters) or "none"
             raise SubmissionError(
                 f"ParameterAssignments.{name}: pipeline {dag.dag_id!r} has no parameter {name!r} "
                 f"(its parameters: {known})"
@@ -133,12 +146,20 @@ def _data_paths(assignments: dict[str, DataPath], dag: Any) -> dict[str, dict[st
             )
         if where.SqlDataPath is not None:
             raise SubmissionError(f"{field}.SqlDataPath: SQL data paths are not supported by amlflow")
-        path = where.RelativePath.strip()
-        if not path or path.startswith("/") or ".." in posixpath.normpath(path).split("/"):
+        problem = datastore_name_problem(where.DataStoreName)
+        if problem:
+            raise SubmissionError(f"{field}.DataStoreName: {problem}")
+        allowed = run_conf.assignable_datastores(dag.params, inputs[name]["datastore"])
+        if where.DataStoreName not in allowed:
             raise SubmissionError(
-                f"{field}.RelativePath: {where.RelativePath!r} must be a path inside the datastore "
-                "(relative, without '..')"
+                f"{field}.DataStoreName: pipeline {dag.dag_id!r} does not use datastore {where.DataStoreName!r}; "
+                f"a run may read only the datastores the pipeline declares ({', '.join(allowed)}) "
+                "and those of [amlflow] assignable_datastores"
             )
+        path = where.RelativePath.strip()
+        problem = relative_path_problem(path)
+        if problem:
+            raise SubmissionError(f"{field}.RelativePath: {problem}")
         found[name] = {"datastore": where.DataStoreName, "path": path}
     return found
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from amlflow.factory.step_specs import input_specs, output_specs
+from amlflow.runtime import run_conf
+from amlflow.runtime.limits import parameter_schema
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG, BaseOperator
@@ -12,9 +14,14 @@ if TYPE_CHECKING:
     from amlflow.pipeline.core.builder import PipelineStep
     from amlflow.pipeline.core.pipeline import Pipeline
 
-#: DAG tags: every amlflow DAG, and those published (listed by the AML-compatible endpoint).
+#: DAG tags: every amlflow DAG, those published (listed by the AML-compatible endpoint), those submitted
+#: to an experiment from a notebook (``Experiment.submit``), and the experiment's name.
 TAG = "amlflow"
 PUBLISHED_TAG = "amlflow:published"
+SUBMITTED_TAG = "amlflow:submitted"
+EXPERIMENT_TAG_PREFIX = "experiment:"
+#: Airflow keeps at most this many characters of a tag.
+TAG_MAX_LENGTH = 100
 
 
 def build_dag(
@@ -24,17 +31,29 @@ def build_dag(
     description: str | None = None,
     version: str | None = None,
     published: bool = False,
+    experiment: str | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
+    """The DAG of ``pipeline``: published (runs when triggered, listed as a published pipeline), or
+    submitted to ``experiment`` (runs when triggered), or neither (``as_dag``: Airflow's defaults)."""
     from airflow.sdk import DAG, Param
 
+    specs = {
+        step.name: (input_specs(step), output_specs(step, pipeline.default_datastore_name)) for step in pipeline.steps
+    }
     params = {
-        name: Param(p.default_value, type=p.json_type, description=f"PipelineParameter {name}")
+        name: Param(
+            p.default_value, type=p.json_type, description=f"PipelineParameter {name}", **parameter_schema(p.json_type)
+        )
         for name, p in sorted(pipeline.parameters().items())
     }
+    params[run_conf.KEY] = run_conf.options_param(*_data_path_targets(pipeline, specs))
     tags = {TAG, *dag_kwargs.pop("tags", ())}
     if published:
         tags.add(PUBLISHED_TAG)
+    if experiment:
+        tags.update((SUBMITTED_TAG, (EXPERIMENT_TAG_PREFIX + experiment)[:TAG_MAX_LENGTH]))
+    if published or experiment:
         dag_kwargs.setdefault("is_paused_upon_creation", False)
     if version:
         tags.add(f"version:{version}")
@@ -46,13 +65,42 @@ def build_dag(
     dag_kwargs.setdefault("doc_md", description)
     dag_kwargs.setdefault("description", (description or "").splitlines()[0][:200] if description else None)
     with DAG(dag_id=dag_id, params=params, tags=tags, **dag_kwargs) as dag:
-        tasks = {step.name: _task(step, pipeline) for step in pipeline.steps}
+        tasks = {step.name: _task(step, pipeline, *specs[step.name]) for step in pipeline.steps}
         for upstream, downstream in pipeline.edges():
             tasks[upstream] >> tasks[downstream]
     return dag
 
 
-def _task(step: PipelineStep, pipeline: Pipeline) -> BaseOperator:
+def _data_path_targets(
+    pipeline: Pipeline, specs: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+) -> tuple[dict[str, str], set[str]]:
+    """The DataReference inputs a run may repoint (name -> declared datastore), and the datastores it may name.
+
+    Those are the datastores the pipeline itself reads or writes, its default, and ``[amlflow]
+    assignable_datastores``: whoever may trigger the pipeline already makes it use them, so a request
+    reaches no datastore the pipeline's author did not give it.
+    """
+    from amlflow import config
+
+    inputs: dict[str, str] = {}
+    datastores = {pipeline.default_datastore_name or config.get("default_datastore")}
+    datastores.update(name.strip() for name in config.get("assignable_datastores").split(",") if name.strip())
+    for step in pipeline.steps:
+        step_inputs, step_outputs = specs[step.name]
+        for spec in step_inputs:
+            if spec["kind"] == "DataReference":
+                inputs.setdefault(spec["name"], spec["datastore"])
+                datastores.add(spec["datastore"])
+        datastores.update(spec["datastore"] for spec in step_outputs if spec["datastore"])
+        destination = getattr(step, "destination", None)
+        if destination is not None:
+            datastores.add(destination.datastore.name)
+    return inputs, datastores
+
+
+def _task(
+    step: PipelineStep, pipeline: Pipeline, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
+) -> BaseOperator:
     from amlflow.core.compute import resolve_compute
     from amlflow.factory.translators import translator_for
 
@@ -63,8 +111,8 @@ def _task(step: PipelineStep, pipeline: Pipeline) -> BaseOperator:
         "task_id": step.name,
         "compute_target": _compute_spec(compute),
         "allow_reuse": getattr(step, "allow_reuse", True),
-        "inputs": input_specs(step),
-        "outputs": output_specs(step, pipeline.default_datastore_name),
+        "inputs": inputs,
+        "outputs": outputs,
         **placement,
     }
     return translator_for(step)(step, pipeline, common)

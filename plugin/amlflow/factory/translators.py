@@ -34,14 +34,22 @@ def python_script_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) ->
         from amlflow.operators.docker import DockerStepOperator
 
         operator_class = DockerStepOperator
+    declared = {} if container is not None else _declared_environment(step)
     return operator_class(
         script_name=step.script_name,
         source_directory=step.source_directory(pipeline.default_source_directory),
         arguments=argument_specs(step),
         step_params=env_params,
+        **({"environment_variables": declared} if declared else {}),
         **(container or {}),
         **common,
     )
+
+
+def _declared_environment(step: Any) -> dict[str, str]:
+    """What the step's environment declares for a script run in the worker (a container has it in its recipe)."""
+    environment = getattr(getattr(step, "runconfig", None), "environment", None)
+    return {str(k): str(v) for k, v in (getattr(environment, "environment_variables", None) or {}).items()}
 
 
 def adla_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:

@@ -50,18 +50,23 @@ class YamlPipeline:
     published: bool
     continue_on_step_failure: bool
     schedule: str | None
+    experiment: str | None = None
+    display_name: str | None = None
 
     def build_dag(self) -> DAG:
         """The DAG, as ``pipeline.publish(...)`` (or ``pipeline.as_dag(...)``) would build it."""
         from amlflow.factory.dag_builder import build_dag
 
+        extra = {"dag_display_name": self.display_name} if self.display_name else {}
         return build_dag(
             self.pipeline,
             self.name,
             description=self.description,
             version=self.version,
             published=self.published,
+            experiment=self.experiment,
             schedule=self.schedule,
+            **extra,
         )
 
 
@@ -170,9 +175,11 @@ class _Builder:
             pipeline=pipeline,
             description=spec.get("description"),
             version=spec.get("version"),
-            published=spec.get("published", True),
+            published=spec.get("published", "experiment" not in spec),
             continue_on_step_failure=spec.get("continue_on_step_failure", False),
             schedule=spec.get("schedule"),
+            experiment=spec.get("experiment"),
+            display_name=spec.get("display_name"),
         )
 
     # -- declarations ------------------------------------------------------------------------------

@@ -101,6 +101,13 @@ def pipeline_schema() -> dict[str, Any]:
                 "description": "true: Pipeline.publish (unpaused DAG); false: Pipeline.as_dag.",
             },
             "continue_on_step_failure": {"type": "boolean", "default": False},
+            "experiment": {
+                "type": "string",
+                "pattern": r"^[A-Za-z0-9][\w-]{0,254}$",
+                "description": "Submitted to this experiment (Experiment.submit): a DAG that runs when triggered, "
+                "tagged experiment:<name>, not a published pipeline.",
+            },
+            "display_name": {"type": "string", "maxLength": 250, "description": "The DAG's name in the Airflow UI."},
             "schedule": {"type": ["string", "null"], "description": "An Airflow schedule: cron or preset."},
             "default_datastore": {"type": "string"},
             "default_source_directory": {"type": "string", "description": "Relative to the YAML file's folder."},

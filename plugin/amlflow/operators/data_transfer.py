@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime.inputs import locate_input, resolve_input
+from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.runtime.written_outputs import commit_written_output
 from amlflow.storage import DatastoreBackend, FileInfo, get_backend
 from amlflow.storage.base import join
@@ -50,6 +51,7 @@ class DataTransferStepOperator(BaseOperator):
         allow_reuse: bool = True,
         **kwargs: Any,
     ) -> None:
+        self._retries_are_ours = step_retry_arguments(kwargs)
         super().__init__(**kwargs)
         self.destination = dict(destination)
         self.inputs = list(inputs)
@@ -60,6 +62,10 @@ class DataTransferStepOperator(BaseOperator):
         self.allow_reuse = allow_reuse
 
     def execute(self, context: Any) -> None:
+        with step_try(context, self.log, [], self._retries_are_ours):
+            self._copy(context)
+
+    def _copy(self, context: Any) -> None:
         ti = context["ti"]
         spec = self.inputs[0]
         source, source_path = resolve_input(spec, locate_input(spec, ti))

@@ -33,12 +33,14 @@ from airflow.providers.databricks.operators.databricks import (
 )
 from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
 from airflow.providers.databricks.utils.databricks import validate_trigger_event
+from airflow.sdk.definitions.param import ParamsDict
 from airflow.sdk.exceptions import AirflowFailException, TaskDeferralTimeout
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.hooks.databricks import DatabricksStepHook
 from amlflow.runtime.inputs import locate_input, resolve_input
+from amlflow.runtime.tries import step_retry_arguments
 from amlflow.runtime.written_outputs import clear_output, commit_written_output
 from amlflow.storage import get_backend
 from amlflow.storage.location import output_path, run_path
@@ -94,9 +96,9 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         # The Airflow 3.3.2 deferral race (apache/airflow#71580) can fail a task whose trigger fires soon
         # after it deferred; one retry survives it, and the retry reconnects to the same run. When the
         # retry is only ours (the DAG asked for none), a run that really failed is not run again.
-        self._race_retry_only = "retries" not in kwargs
+        self._race_retry_only = step_retry_arguments(kwargs)
         if self._race_retry_only:
-            kwargs.update(retries=1, retry_delay=kwargs.get("retry_delay", timedelta(seconds=5)))
+            kwargs["retries"] = max(1, kwargs["retries"])
         super().__init__(deferrable=deferrable, **kwargs)
         # None: ``[amlflow] databricks_polling_seconds``, read when the task runs.
         self._polling = polling_period_seconds
@@ -140,6 +142,15 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             self._upload_source(ti)
         run_id = super().submit_job(context)
         return run_id
+
+    def _prepare_submit_json(self, context: Any) -> dict[str, Any]:
+        # The provider copies every DAG Param into a notebook task's empty ``base_parameters``; Azure ML
+        # gives a notebook its notebook_params and its data, nothing else (amlflow's run options least).
+        params, self.params = self.params, ParamsDict()
+        try:
+            return super()._prepare_submit_json(context)
+        finally:
+            self.params = params
 
     def poll_until_complete(self, external_id: Any, context: Any) -> None:
         """Wait for the run: deferred to the triggerer (the default), or polling in this worker."""

@@ -21,9 +21,8 @@ from docker.errors import APIError
 from docker.types import Mount
 
 from amlflow import config
-from amlflow.exceptions import StepFailedError
 from amlflow.operators.python_script import PythonScriptStepOperator
-from amlflow.runtime.arguments import data_environment, resolve_argv
+from amlflow.runtime.arguments import resolve_argv
 from amlflow.runtime.artifacts import StepArtifacts
 from amlflow.runtime.images import ensure_image
 from amlflow.runtime.script import KILL_GRACE_SECONDS
@@ -69,18 +68,23 @@ class DockerStepOperator(PythonScriptStepOperator, DockerOperator):
         self.environment_recipe = environment_recipe
 
     def _run_script(
-        self, cwd: str, input_paths: dict[str, str], output_paths: dict[str, str], artifacts: StepArtifacts
+        self,
+        cwd: str,
+        input_paths: dict[str, str],
+        output_paths: dict[str, str],
+        artifacts: StepArtifacts,
+        aml_env: dict[str, str],
     ) -> None:
         recipe = self.environment_recipe
         argv = resolve_argv(self.arguments, input_paths, output_paths)
         self.image = ensure_image(self.cli, recipe, self.log)
         self.command = [recipe["interpreter"], os.path.join(cwd, self.script_name), *argv]
         self.working_dir = cwd
+        # The image's own environment, what the step's environment declares, and Azure ML's: nothing of
+        # the worker's.
         self.environment = {
             **recipe["environment_variables"],
-            **data_environment(input_paths, output_paths),
-            **artifacts.environment(),
-            **self.step_params,
+            **aml_env,
             "PYTHONUNBUFFERED": "1",  # lines reach the task log as they are printed, not at exit
         }
         self.mounts = _bind_mounts(
@@ -88,7 +92,12 @@ class DockerStepOperator(PythonScriptStepOperator, DockerOperator):
         )
         # Files the script writes belong to the worker's user, which commits and later deletes them.
         self.user = f"{os.getuid()}:{os.getgid()}"
-        self.labels = {"amlflow.dag_id": self.dag_id, "amlflow.task_id": self.task_id}
+        self.labels = {
+            "amlflow.dag_id": self.dag_id,
+            "amlflow.task_id": self.task_id,
+            "amlflow.step_run_id": aml_env["AZUREML_RUN_ID"],
+        }
+        self._remove_containers_of_killed_tries()
         self.log.info(
             "Running %s %s in a container of %s (snapshot of %s)",
             self.script_name,
@@ -100,16 +109,24 @@ class DockerStepOperator(PythonScriptStepOperator, DockerOperator):
         try:
             DockerOperator.execute(self, {})
         except DockerContainerFailedException:
+            if self._stopping:
+                raise self.interruption() from None
             code = self.cli.inspect_container(self.container["Id"])["State"]["ExitCode"]
-            tail = self._stderr_tail() or "(nothing on stderr)"
-            raise StepFailedError(
-                f"step {self.task_id!r}: {self.script_name} exited with code {code} in container "
-                f"{self.container['Id'][:12]} ({self.image}); last lines of stderr:\n{tail}"
-            ) from None
+            what = f"{self.script_name} exited with code {code} in container {self.container['Id'][:12]} ({self.image})"
+            raise self.script_failure(what, self._stderr_tail()) from None
         finally:
             if self.container is not None:
                 self._keep_logs(artifacts)
                 self.cli.remove_container(self.container["Id"], force=True)
+
+    def _remove_containers_of_killed_tries(self) -> None:
+        """A task killed with SIGKILL can not stop its container: the next try of the step does."""
+        filters = {"label": [f"{key}={value}" for key, value in self.labels.items()]}
+        for container in self.cli.containers(all=True, filters=filters):
+            self.log.warning(
+                "Removing container %s of an earlier try of this step that was killed", container["Id"][:12]
+            )
+            self.cli.remove_container(container["Id"], force=True)
 
     def _stderr_tail(self) -> str:
         lines = config.get_int("stderr_tail_lines")
@@ -124,6 +141,7 @@ class DockerStepOperator(PythonScriptStepOperator, DockerOperator):
 
     def on_kill(self) -> None:
         """Stop the container: SIGTERM, then SIGKILL after the grace period local steps get too."""
+        self._stopping = True
         if self.container is None:
             return
         self.log.info("Stopping container %s", self.container["Id"][:12])

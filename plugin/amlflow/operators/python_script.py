@@ -3,24 +3,25 @@
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
 from amlflow import config
-from amlflow.exceptions import StepFailedError
-from amlflow.runtime import reuse
+from amlflow.exceptions import StepFailedError, StepInterruptedError
+from amlflow.runtime import reuse, run_conf
 from amlflow.runtime.arguments import data_environment, resolve_argv
 from amlflow.runtime.artifacts import METRICS_XCOM_KEY, StepArtifacts, read_metrics, small_metrics
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, stage_input
 from amlflow.runtime.outputs import StagedOutputs
 from amlflow.runtime.script import ScriptProcess
+from amlflow.runtime.script_env import run_variables, script_environment
 from amlflow.runtime.snapshot import Snapshot, snapshot_for_run
+from amlflow.runtime.tries import step_retry_arguments, step_try
+from amlflow.storage import leases
 from amlflow.storage.location import DataLocation
 
 
@@ -42,6 +43,11 @@ class PythonScriptStepOperator(BaseOperator):
     :param step_params: ``AML_PARAMETER_<name>`` environment variables (Jinja-rendered values).
     :param compute_target: the compute target's name, type and size, or None for the worker itself.
     :param allow_reuse: whether an earlier identical run's outputs may stand in for this one.
+    :param environment_variables: what the step's environment declares for its script
+        (``runconfig.environment.environment_variables``).
+
+    Retries: ``[amlflow] step_retries`` unless the DAG sets its own (see ``amlflow.runtime.tries``); with
+    amlflow's, the step's own failure (its script exits with an error) fails the task for good.
     """
 
     template_fields: Sequence[str] = ("arguments", "step_params")
@@ -59,8 +65,10 @@ class PythonScriptStepOperator(BaseOperator):
         step_params: dict[str, str] | None = None,
         compute_target: dict[str, Any] | None = None,
         allow_reuse: bool = True,
+        environment_variables: dict[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
+        self._retries_are_ours = step_retry_arguments(kwargs)
         super().__init__(**kwargs)
         self.script_name = script_name
         self.source_directory = source_directory
@@ -70,7 +78,9 @@ class PythonScriptStepOperator(BaseOperator):
         self.step_params = dict(step_params or {})
         self.compute_target = compute_target
         self.allow_reuse = allow_reuse
+        self.environment_variables = dict(environment_variables or {})
         self._process: ScriptProcess | None = None
+        self._stopping = False
 
     @classmethod
     def get_serialized_fields(cls) -> frozenset[str]:
@@ -79,6 +89,11 @@ class PythonScriptStepOperator(BaseOperator):
         return frozenset(super().get_serialized_fields() | {"inputs"})
 
     def execute(self, context: Any) -> None:
+        datastores = [spec.get("datastore") or config.get("default_datastore") for spec in self.outputs]
+        with step_try(context, self.log, datastores, self._retries_are_ours):
+            self._execute(context)
+
+    def _execute(self, context: Any) -> None:
         ti = context["ti"]
         located = [(spec, locate_input(spec, ti)) for spec in self.inputs]
         snapshot = snapshot_for_run(self.source_directory, ti.dag_id, ti.run_id, self.task_id)
@@ -93,7 +108,7 @@ class PythonScriptStepOperator(BaseOperator):
             code=snapshot.content_hash,
             script_name=self.script_name,
             arguments=self.arguments,
-            params=self.step_params,
+            params={**self.environment_variables, **self.step_params},
             compute=self.compute_target,
             inputs=located,
             outputs=self.outputs,
@@ -108,7 +123,7 @@ class PythonScriptStepOperator(BaseOperator):
             committed = earlier.outputs
             metrics = read_metrics(earlier.dag_id, earlier.run_id, earlier.task_id)
         else:
-            committed, metrics = self._run(ti, snapshot, located)
+            committed, metrics = self._run(context, snapshot, located)
             if self.allow_reuse:
                 reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
         for name, location in committed.items():
@@ -129,53 +144,71 @@ class PythonScriptStepOperator(BaseOperator):
         return reuse.find_reusable(fingerprint, [spec["name"] for spec in self.outputs])
 
     def _run(
-        self, ti: Any, snapshot: Snapshot, located: list[tuple[dict[str, Any], Any]]
+        self, context: Any, snapshot: Snapshot, located: list[tuple[dict[str, Any], Any]]
     ) -> tuple[dict[str, DataLocation], dict[str, Any]]:
         """Stage inputs, run the script in a copy of the snapshot, commit outputs, upload artifacts."""
-        workdir = tempfile.mkdtemp(prefix=f"amlflow-{self.task_id}-")
-        try:
-            artifacts = StepArtifacts(workdir, ti.dag_id, ti.run_id, ti.task_id)
+        ti = context["ti"]
+        owner = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "try_number": ti.try_number}
+        with leases.take(leases.work_root(), "step-", owner) as workdir:
+            artifacts = StepArtifacts(workdir.path, ti.dag_id, ti.run_id, ti.task_id)
             try:
-                input_paths = {spec["name"]: stage_input(spec, where, workdir) for spec, where in located}
+                input_paths = {spec["name"]: stage_input(spec, where, workdir.path) for spec, where in located}
                 uploads = [(spec, input_paths[spec["name"]]) for spec in self.inputs if spec.get("mode") == "upload"]
                 with StagedOutputs(self.outputs, ti.dag_id, ti.run_id, ti.task_id, uploads) as outputs:
-                    cwd = snapshot.checkout(os.path.join(workdir, "source"))
-                    self._run_script(cwd, input_paths, outputs.local_paths(), artifacts)
+                    cwd = snapshot.checkout(os.path.join(workdir.path, "source"))
+                    aml_env = {
+                        **data_environment(input_paths, outputs.local_paths()),
+                        **artifacts.environment(),
+                        **run_variables(ti.run_id, ti.task_id, run_conf.experiment_name(context["dag_run"].conf)),
+                        **self.step_params,
+                    }
+                    self._run_script(cwd, input_paths, outputs.local_paths(), artifacts, aml_env)
                     committed = outputs.commit()
             finally:
                 # A failed script's logs and metrics are kept too: they say why it failed.
                 metrics = artifacts.upload()
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
         return committed, metrics
 
     def _run_script(
-        self, cwd: str, input_paths: dict[str, str], output_paths: dict[str, str], artifacts: StepArtifacts
+        self,
+        cwd: str,
+        input_paths: dict[str, str],
+        output_paths: dict[str, str],
+        artifacts: StepArtifacts,
+        aml_env: dict[str, str],
     ) -> None:
+        """Run the script; ``aml_env`` holds Azure ML's variables (data, parameters, run context)."""
         argv = resolve_argv(self.arguments, input_paths, output_paths)
-        env = {
-            **os.environ,
-            **data_environment(input_paths, output_paths),
-            **artifacts.environment(),
-            **self.step_params,
-        }
         self.log.info("Running %s %s (snapshot of %s)", self.script_name, " ".join(argv), self.source_directory)
         self._process = ScriptProcess(
             [sys.executable, os.path.join(cwd, self.script_name), *argv],
             cwd,
-            env,
+            script_environment(self.environment_variables, aml_env),
             self.log,
             config.get_int("stderr_tail_lines"),
             artifacts.log_files,
         )
         result = self._process.run()
+        if self._stopping:
+            raise self.interruption()
         if result.returncode != 0:
-            tail = "\n".join(result.stderr_tail) or "(nothing on stderr)"
-            raise StepFailedError(
-                f"step {self.task_id!r}: {self.script_name} exited with code {result.returncode}; "
-                f"last lines of stderr:\n{tail}"
-            )
+            raise self.script_failure(f"{self.script_name} exited with code {result.returncode}", result.stderr_tail)
+
+    def script_failure(self, what: str, stderr_tail: list[str] | str) -> StepFailedError:
+        """The error for a failure of the step's own script, with the last lines it wrote on stderr."""
+        tail = "\n".join(stderr_tail) if isinstance(stderr_tail, list) else stderr_tail
+        return StepFailedError(f"step {self.task_id!r}: {what}; last lines of stderr:\n{tail or '(nothing on stderr)'}")
+
+    def interruption(self) -> StepInterruptedError:
+        return StepInterruptedError(
+            f"step {self.task_id!r}: the task was told to stop (SIGTERM: its worker or the scheduler is stopping, "
+            "or the task was marked failed or cleared) and stopped the script; a try that could not finish is "
+            "retried while retries are left"
+        )
 
     def on_kill(self) -> None:
+        """SIGTERM to the task (Airflow calls this and lets ``execute`` go on): stop the script."""
+        self._stopping = True
+        self.log.warning("The task was told to stop: stopping the script of step %r", self.task_id)
         if self._process is not None:
             self._process.kill()

@@ -8,16 +8,78 @@ inputs. A trigger from Airflow's own REST API or UI may set the same key::
      "amlflow": {"experiment_name": "My_Pipeline",
                  "data_paths": {"test_data": {"datastore": "workspaceblobstore", "path": "other/20news.csv"}}}}
 
-Airflow adds conf keys that are not Params to the run's ``params``; step code reads PipelineParameter
-values by name, so the extra ``params["amlflow"]`` is never mistaken for one.
+Every amlflow DAG has a Param of that name (:func:`options_param`) whose JSON Schema says what the
+section may hold, so Airflow checks it when it creates a run, whatever the route (its REST API, its UI,
+the AML-compatible endpoint): a data path may name only a datastore the pipeline declares (or one of
+``[amlflow] assignable_datastores``) and a path inside it. The Param is not a PipelineParameter:
+:func:`pipeline_parameter_names` leaves it out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from amlflow.runtime.limits import MAX_STRING_CHARS, NO_NUL_PATTERN
+from amlflow.storage.names import MAX_PATH_LENGTH, RELATIVE_PATH_PATTERN
 
 #: The conf key amlflow owns.
 KEY = "amlflow"
+
+
+def pipeline_parameter_names(params: Iterable[str]) -> list[str]:
+    """The names among a DAG's Params that are PipelineParameters (all but amlflow's own)."""
+    return sorted(name for name in params if name != KEY)
+
+
+def options_param(data_inputs: dict[str, str], datastores: Iterable[str]) -> Any:
+    """The Param that checks a run's ``amlflow`` section.
+
+    :param data_inputs: the pipeline's DataReference inputs: name -> the datastore it was declared on.
+    :param datastores: the datastores a run may point those inputs at.
+    """
+    from airflow.sdk import Param
+
+    text = {"type": "string", "maxLength": MAX_STRING_CHARS, "pattern": NO_NUL_PATTERN}
+    where = {
+        "type": "object",
+        "required": ["datastore", "path"],
+        "additionalProperties": False,
+        "properties": {
+            "datastore": {"enum": sorted(set(datastores))},
+            "path": {"type": "string", "maxLength": MAX_PATH_LENGTH, "pattern": RELATIVE_PATH_PATTERN},
+        },
+    }
+    return Param(
+        {},
+        description=(
+            "amlflow's run options, all optional: experiment_name, description, tags, and data_paths "
+            '({"<DataReference input>": {"datastore": ..., "path": ...}}) to read other data in this run'
+        ),
+        type="object",
+        # A section of its own in the UI's trigger form, collapsed: most runs need none of it.
+        section="amlflow run options",
+        properties={
+            "experiment_name": text,
+            "description": text,
+            "tags": {"type": "object", "additionalProperties": text},
+            "properties": {"type": "object", "additionalProperties": text},
+            "data_paths": {
+                "type": "object",
+                "propertyNames": {"enum": sorted(data_inputs)},
+                "additionalProperties": where,
+            },
+        },
+    )
+
+
+def assignable_datastores(params: Any, declared: str) -> list[str]:
+    """The datastores a run may point a DataReference input (declared on ``declared``) at, from a DAG's Params."""
+    try:
+        schema = params.get_param(KEY).schema
+        return list(schema["properties"]["data_paths"]["additionalProperties"]["properties"]["datastore"]["enum"])
+    except (KeyError, TypeError):  # a DAG built before the options Param: only the declared datastore
+        return [declared]
 
 
 def section(conf: dict[str, Any] | None) -> dict[str, Any]:

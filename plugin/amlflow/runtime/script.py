@@ -1,4 +1,9 @@
-"""Running a step's script as a child process whose output streams into the task log."""
+"""Running a step's script as a child process whose output streams into the task log, and dies with the task.
+
+The script runs under ``guard.py`` as the leader of a process group of its own: the group is killed on
+every way out of ``run()`` (the script's leftover children included), and by the guard when the task
+process itself dies without a chance to clean up (SIGKILL, OOM killer).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass, field
 
 KILL_GRACE_SECONDS = 10
+GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 
 
 @dataclass
@@ -43,7 +51,7 @@ class ScriptProcess:
 
     def run(self) -> ScriptResult:
         self._process = subprocess.Popen(
-            self._argv,
+            [sys.executable, "-I", "-S", GUARD, str(os.getpid()), *self._argv],
             cwd=self._cwd,
             env=self._env,
             stdin=subprocess.DEVNULL,
@@ -57,7 +65,13 @@ class ScriptProcess:
         ]
         for reader in readers:
             reader.start()
-        returncode = self._process.wait()
+        try:
+            _wait_until_exited(self._process.pid)
+        finally:
+            # Whatever the script left running goes with it; the guard is not reaped yet, so its pid
+            # (the group's id) can not have been reused.
+            self._signal_group(signal.SIGKILL)
+            returncode = self._process.wait()
         for reader in readers:
             reader.join()
         return ScriptResult(returncode, list(self._tail))
@@ -78,12 +92,27 @@ class ScriptProcess:
     def kill(self) -> None:
         """SIGTERM the script's process group, then SIGKILL what is left after a grace period."""
         process = self._process
-        if process is None or process.poll() is not None:
+        if process is None or _exited(process.pid):
             return
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(KILL_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+        self._signal_group(signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        while not _exited(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signum)
+
+
+def _wait_until_exited(pid: int) -> None:
+    """Block until child ``pid`` has exited, leaving it unreaped (``Popen.wait`` reaps it)."""
+    with contextlib.suppress(ChildProcessError):  # reaped meanwhile
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is not None
+    except ChildProcessError:
+        return True

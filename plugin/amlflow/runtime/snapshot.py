@@ -25,12 +25,12 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
+from typing import Any
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError
-from amlflow.storage import DatastoreBackend, get_backend
+from amlflow.storage import DatastoreBackend, get_backend, leases
 from amlflow.storage.base import join
 from amlflow.storage.location import run_artifact_path, snapshot_path
 from amlflow.storage.manifest import Manifest
@@ -40,6 +40,8 @@ log = logging.getLogger(__name__)
 IGNORE_FILES = (".amlignore", ".gitignore")
 ALWAYS_IGNORED = ("__pycache__/", "*.pyc", ".git/")
 MAX_FILE_BYTES = 300 * 1024 * 1024  # Azure ML's SNAPSHOT_MAX_SIZE_BYTES
+#: Cache copies being made: leased folders, so a killed task's half copy is removed by a later one.
+STAGING_PREFIX = ".tmp-"
 
 
 @dataclass(frozen=True)
@@ -120,8 +122,8 @@ def _copy_to_cache(source_directory: str, step: str) -> tuple[Snapshot, Manifest
     if not os.path.isdir(source_directory):
         raise StepFailedError(f"step {step!r}, field 'source_directory': folder not found at {source_directory}")
     root = cache_root()
-    staging = tempfile.mkdtemp(prefix=".tmp-", dir=root)
-    try:
+    with leases.take(root, STAGING_PREFIX, {"snapshot_of": source_directory}) as lease:
+        staging = lease.path
         for rel in source_files(source_directory):
             src = os.path.join(source_directory, rel)
             if os.path.getsize(src) > MAX_FILE_BYTES:
@@ -135,8 +137,6 @@ def _copy_to_cache(source_directory: str, step: str) -> tuple[Snapshot, Manifest
         manifest = Manifest.of_folder(staging)
         final = os.path.join(root, manifest.fingerprint)
         _publish(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return Snapshot(manifest.fingerprint, final), manifest
 
 
@@ -169,11 +169,13 @@ def _cached(backend: DatastoreBackend, content_hash: str, step: str) -> str:
     manifest = backend.read_manifest(path)
     if manifest is None or manifest.fingerprint != content_hash:
         raise StepFailedError(f"step {step!r}: source snapshot {backend.uri(path)} of this run is missing")
-    staging = tempfile.mkdtemp(prefix=".tmp-", dir=cache_root())
-    try:
+    with leases.take(cache_root(), STAGING_PREFIX, {"snapshot": content_hash}) as lease:
         for entry in manifest.files:
-            backend.download_file(join(path, entry["path"]), os.path.join(staging, entry["path"]))
-        _publish(staging, final)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            backend.download_file(join(path, entry["path"]), os.path.join(lease.path, entry["path"]))
+        _publish(lease.path, final)
     return final
+
+
+def remove_orphaned_copies() -> list[dict[str, Any]]:
+    """Remove half-made cache copies that killed tasks left (never a published, complete one)."""
+    return leases.sweep(cache_root(), STAGING_PREFIX)

@@ -10,8 +10,9 @@ import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from amlflow.storage import leases
 from amlflow.storage.manifest import Manifest
 
 T = TypeVar("T")
@@ -95,6 +96,13 @@ class DatastoreBackend(abc.ABC):
         """A path on this machine where ``path`` can be read in place, or None if it must be copied."""
         return None
 
+    def remove_orphaned_staging(self) -> list[dict[str, Any]]:
+        """Remove staging that killed tasks left in this datastore; the owners of what was removed.
+
+        Backends that stage outside the datastore (in the worker's leased scratch folders) have none.
+        """
+        return []
+
     # -- built once on top of the above ------------------------------------------------------------
     def run_parallel(self, work: Callable[[T], object], items: Iterable[T]) -> None:
         """Apply ``work`` to every item, ``[amlflow] transfer_concurrency`` at a time; the first error is raised."""
@@ -157,8 +165,8 @@ class DatastoreBackend(abc.ABC):
             if here is not None:
                 source.download_file(info.path, here)
                 return
-            with tempfile.TemporaryDirectory(prefix="amlflow-copy-") as tmp:
-                part = os.path.join(tmp, "part")
+            with leases.take(leases.work_root(), "copy-") as scratch:
+                part = os.path.join(scratch.path, "part")
                 source.download_file(info.path, part)
                 self.upload_file(part, target)
 

@@ -19,8 +19,6 @@ import contextlib
 import logging
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -28,6 +26,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from amlflow import config
 from amlflow.exceptions import DatastoreError
+from amlflow.storage import leases
 from amlflow.storage.base import DatastoreBackend, FileInfo, OutputStaging, join
 from amlflow.storage.manifest import Manifest
 
@@ -234,7 +233,8 @@ class BlobBackend(DatastoreBackend):
         self._call("delete", name, delete)
 
     def stage_output(self, path: str) -> OutputStaging:
-        return _BlobStaging(self, path.strip("/"), tempfile.mkdtemp(prefix="amlflow-out-"))
+        path = path.strip("/")
+        return _BlobStaging(self, path, leases.take(leases.work_root(), "out-", {"output": self.uri(path)}))
 
     def copy_from(self, source: DatastoreBackend, source_path: str, dest_path: str) -> int:
         """Server-side copy when ``source`` is a blob container too: the storage service copies (Copy Blob)
@@ -319,9 +319,13 @@ class BlobBackend(DatastoreBackend):
 
 
 class _BlobStaging(OutputStaging):
-    """Written in a local temporary folder; committed by uploading its files, then the manifest."""
+    """Written in a leased local scratch folder; committed by uploading its files, then the manifest."""
 
     backend: BlobBackend
+
+    def __init__(self, backend: BlobBackend, path: str, lease: leases.Lease) -> None:
+        super().__init__(backend, path, lease.path)
+        self._lease = lease
 
     def commit(self) -> Manifest:
         backend = self.backend
@@ -337,11 +341,11 @@ class _BlobStaging(OutputStaging):
             for entry in manifest.files
         )
         backend.write_manifest(self.path, manifest)
-        shutil.rmtree(self.local_dir, ignore_errors=True)
+        self._lease.release()
         return manifest
 
     def abort(self) -> None:
-        shutil.rmtree(self.local_dir, ignore_errors=True)
+        self._lease.release()
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -6,11 +6,14 @@ import os
 import shutil
 import tempfile
 import uuid
+from typing import Any
 
+from amlflow.storage import leases
 from amlflow.storage.base import DatastoreBackend, FileInfo, OutputStaging
 from amlflow.storage.manifest import Manifest, sha256_file
 
 STAGING_FOLDER = ".amlflow-staging"
+STAGING_PREFIX = "out-"
 
 
 class LocalBackend(DatastoreBackend):
@@ -23,8 +26,11 @@ class LocalBackend(DatastoreBackend):
         self.root = os.path.abspath(root)
 
     def _full(self, path: str) -> str:
+        """The file of ``path``, refused if it resolves (``..``, a symbolic link) to anywhere outside the root."""
         full = os.path.normpath(os.path.join(self.root, path.strip("/")))
-        if full != self.root and not full.startswith(self.root + os.sep):
+        real_root = os.path.realpath(self.root)
+        real = os.path.realpath(full)
+        if not (_inside(full, self.root) and _inside(real, real_root)):
             raise ValueError(f"datastore {self.name!r}: path {path!r} leaves the datastore")
         return full
 
@@ -77,15 +83,25 @@ class LocalBackend(DatastoreBackend):
             os.remove(full)
 
     def stage_output(self, path: str) -> OutputStaging:
-        staging = os.path.join(self.root, STAGING_FOLDER, uuid.uuid4().hex)
-        os.makedirs(staging)
-        return _LocalStaging(self, path, staging)
+        lease = leases.take(os.path.join(self.root, STAGING_FOLDER), STAGING_PREFIX, {"output": path})
+        return _LocalStaging(self, path, lease)
+
+    def remove_orphaned_staging(self) -> list[dict[str, Any]]:
+        return leases.sweep(os.path.join(self.root, STAGING_FOLDER), STAGING_PREFIX)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 class _LocalStaging(OutputStaging):
-    """Written in a staging folder of the same datastore, then moved into place with one rename."""
+    """Written in a leased staging folder of the same datastore, then moved into place with one rename."""
 
     backend: LocalBackend
+
+    def __init__(self, backend: LocalBackend, path: str, lease: leases.Lease) -> None:
+        super().__init__(backend, path, lease.path)
+        self._lease = lease
 
     def commit(self) -> Manifest:
         manifest = Manifest.of_folder(self.local_dir)
@@ -96,8 +112,9 @@ class _LocalStaging(OutputStaging):
             shutil.rmtree(final)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.rename(self.local_dir, final)
+        self._lease.release(remove=False)
         self.backend.write_manifest(self.path, manifest)
         return manifest
 
     def abort(self) -> None:
-        shutil.rmtree(self.local_dir, ignore_errors=True)
+        self._lease.release()

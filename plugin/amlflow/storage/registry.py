@@ -15,6 +15,7 @@ from amlflow import config
 from amlflow.exceptions import DatastoreError
 from amlflow.storage.base import DatastoreBackend
 from amlflow.storage.local import LocalBackend
+from amlflow.storage.names import datastore_name_problem
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,9 @@ def forget_backends() -> None:
 
 
 def _resolve(name: str) -> DatastoreBackend:
+    problem = datastore_name_problem(name)
+    if problem:
+        raise DatastoreError(f"datastore {problem}")
     connection = _find_connection(name)
     if connection is None:
         root = os.path.join(config.local_datastore_root(), name)

@@ -1,10 +1,14 @@
-"""Where a definition was written: the user's file, for error messages and relative paths."""
+"""Where a definition was written: the user's file (for error messages and relative paths), and whether
+it is a DAG file that Airflow is parsing or a notebook talking to a deployment."""
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 import sys
+from collections.abc import Iterator
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -27,3 +31,34 @@ def caller_file() -> str | None:
             return found
         frame = frame.f_back
     return None
+
+
+#: Airflow imports each DAG file as a module named ``unusual_prefix_<sha1>_<name>`` (``DagBag``).
+AIRFLOW_DAG_MODULE_PREFIX = "unusual_prefix_"
+_in_dag_file: contextvars.ContextVar[bool] = contextvars.ContextVar("amlflow_in_dag_file", default=False)
+
+
+@contextlib.contextmanager
+def dag_file() -> Iterator[None]:
+    """Run code as Airflow runs a DAG file: ``pipeline.publish()`` builds the DAG here and sends nothing.
+
+    Airflow's own parses are recognized without it; amlflow's folder loader, and tests that run a DAG
+    file with ``runpy``, use it.
+    """
+    token = _in_dag_file.set(True)
+    try:
+        yield
+    finally:
+        _in_dag_file.reset(token)
+
+
+def parsing_dag_file() -> bool:
+    """Whether the caller runs inside a DAG file's parse (Airflow's DagBag, or ``dag_file()``)."""
+    if _in_dag_file.get():
+        return True
+    frame = sys._getframe(1)
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(AIRFLOW_DAG_MODULE_PREFIX):
+            return True
+        frame = frame.f_back
+    return False

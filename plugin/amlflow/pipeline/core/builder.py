@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -9,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from amlflow.data.data_reference import DataReference
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core._source import caller_file
+from amlflow.storage.names import datastore_name_problem
 
 if TYPE_CHECKING:
     from amlflow.core.datastore import Datastore
@@ -127,6 +130,24 @@ class InputPortBinding:
         return f"$AZUREML_DATAREFERENCE_{self.name}"
 
 
+def _recording_arguments(init: Any) -> Any:
+    """``init``, keeping the arguments of the outermost constructor call: what a YAML definition repeats."""
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def recording(self: PipelineStep, *args: Any, **kwargs: Any) -> None:
+        if "_constructor_arguments" not in self.__dict__:
+            bound = signature.bind(self, *args, **kwargs).arguments
+            bound.pop(next(iter(signature.parameters)))  # self
+            for name, param in signature.parameters.items():
+                if param.kind is inspect.Parameter.VAR_KEYWORD and name in bound:
+                    bound.update(bound.pop(name))
+            self._constructor_arguments = bound
+        init(self, *args, **kwargs)
+
+    return recording
+
+
 def input_port_name(item: Any) -> str:
     if isinstance(item, DataReference):
         return item.data_reference_name
@@ -145,6 +166,16 @@ class PipelineStep:
 
     #: what kind of step this is, for fingerprints and messages
     kind = "PipelineStep"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_arguments(cls.__dict__["__init__"])  # type: ignore[method-assign]
+
+    @property
+    def constructor_arguments(self) -> dict[str, Any]:
+        """The arguments the step was made with, by parameter name (only those the caller gave)."""
+        return dict(getattr(self, "_constructor_arguments", {}))
 
     def __init__(
         self,
@@ -222,6 +253,12 @@ class PipelineStep:
         for item in self._outputs:
             if not isinstance(item, PipelineData):
                 errors.append(("outputs", f"{item!r} is not a PipelineData"))
+        for field, items in (("inputs", [input_data(i) for i in self._inputs]), ("outputs", self._outputs)):
+            for data in items:
+                datastore = getattr(data, "datastore", None)
+                problem = datastore_name_problem(datastore.name) if datastore is not None else None
+                if problem:
+                    errors.append((field, f"datastore {problem}"))
         # A binding or reference in arguments matches the input of the same port name (users often write
         # ``data.as_download()`` twice); a PipelineData matches by identity, as it may be an input or an output.
         input_ports = {input_port_name(i) for i in self._inputs}
