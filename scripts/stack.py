@@ -42,6 +42,9 @@ COMPONENTS: dict[str, list[str]] = {
     "triggerer": ["triggerer", "--skip-serve-logs"],
 }
 TERMINAL_RUN_STATES = {"success", "failed"}
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+#: ``[amlflow] pipeline_bundle``'s default: the bundle name of pipelines sent from notebooks.
+PIPELINE_BUNDLE = "amlflow-pipelines"
 STATE_FILE = "stack.json"
 PASSWORDS_FILE = "passwords.json"
 
@@ -106,6 +109,7 @@ class Stack:
             extra_env=dict(extra_env or {}),
         )
         os.makedirs(stack.dags_folder, exist_ok=True)
+        os.makedirs(stack.pipeline_bundle, exist_ok=True)
         os.makedirs(stack.run_dir, exist_ok=True)
         _write_private(os.path.join(home, PASSWORDS_FILE), json.dumps(stack.passwords, indent=1))
         stack._write_config(config or {})
@@ -149,6 +153,13 @@ class Stack:
                 "refresh_interval": "2",
                 "bundle_refresh_check_interval": "1",
                 "print_stats_interval": "300",
+                # The DAG folder, and the bundle pipelines sent from notebooks are written into.
+                "dag_bundle_config_list": json.dumps(
+                    [
+                        {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},
+                        {"name": PIPELINE_BUNDLE, "classpath": LOCAL_BUNDLE, "kwargs": {"path": self.pipeline_bundle}},
+                    ]
+                ),
             },
             "scheduler": {"scheduler_heartbeat_sec": "1"},
             "amlflow": {"local_datastore_root": self.datastore_root},
@@ -174,6 +185,11 @@ class Stack:
     def run_dir(self) -> str:
         """PID files and component logs."""
         return os.path.join(self.home, "run")
+
+    @property
+    def pipeline_bundle(self) -> str:
+        """The folder of the DAG bundle that pipelines submitted or published from notebooks go to."""
+        return os.path.join(self.home, "pipeline-bundle")
 
     @property
     def datastore_root(self) -> str:
@@ -277,11 +293,10 @@ class Stack:
             time.sleep(0.5)
         raise StackError(f"not healthy after {timeout:.0f} s: {self.health()}\n{self.log_tail('api-server')}")
 
-    def restart(self, name: str, timeout: float = 180) -> None:
-        """Stop one component as an init system does (SIGTERM to its process group), then start it again.
+    def stop_component(self, name: str, timeout: float = 180) -> None:
+        """Stop one component as an init system does (SIGTERM to its process group); wait until it exits.
 
-        Waits for the component to exit (a scheduler first lets its running tasks end) and, once it is
-        started again, until every component is healthy.
+        A scheduler first lets its running tasks end.
         """
         record = _read_json(self._pid_file(name))
         if not record or not _is_same_process(record["pid"], record.get("start_time")):
@@ -292,8 +307,15 @@ class Stack:
             if time.monotonic() > deadline:
                 raise StackError(f"airflow {name} did not exit {timeout:.0f} s after SIGTERM:\n{self.log_tail(name)}")
             time.sleep(0.2)
+
+    def start_component(self, name: str, timeout: float = 180) -> None:
+        """Start one stopped component again; wait until every component is healthy."""
         self._spawn(name, COMPONENTS[name])
         self.wait_healthy(timeout)
+
+    def restart(self, name: str, timeout: float = 180) -> None:
+        self.stop_component(name, timeout)
+        self.start_component(name, timeout)
 
     def log_tail(self, name: str, lines: int = 40) -> str:
         path = os.path.join(self.run_dir, f"{name}.log")

@@ -16,6 +16,8 @@ from amlflow.api.urls import PREFIX, SERVICE, api_base_url, submit_path
 from amlflow.exceptions import ErrorResponseException
 
 REQUEST_TIMEOUT_SECONDS = 30
+#: How long a client waits for a definition to be parsed: beyond the server's own bound (its parse_timeout).
+PARSE_WAIT_SECONDS = 300
 
 
 def error_message(answer: requests.Response) -> str:
@@ -56,23 +58,36 @@ class AirflowClient:
     def __repr__(self) -> str:
         return f"AirflowClient({self.base_url!r})"
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict | None = None) -> Any:
-        """The JSON answer of ``method path``; an error answer raises ErrorResponseException with its message."""
-        answer = self._send(method, path, json, params)
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict | None = None,
+        data: bytes | None = None,
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> Any:
+        """The JSON answer of ``method path``; an error answer raises ErrorResponseException with its message.
+
+        ``data`` is sent as the raw body (``application/octet-stream``) instead of ``json``.
+        """
+        send = {"json": json, "params": params, "data": data, "timeout": timeout}
+        answer = self._send(method, path, **send)
         if answer.status_code == 401 and hasattr(self.auth, "_invalidate"):
             # Expired or revoked before its ``exp``: one new token, one retry.
             self.auth._invalidate()
-            answer = self._send(method, path, json, params)
+            answer = self._send(method, path, **send)
         if answer.status_code >= 400:
             raise ErrorResponseException(answer.status_code, f"{method} {path}: {error_message(answer)}")
         return answer.json() if answer.content else None
 
-    def _send(self, method: str, path: str, json: Any, params: dict | None) -> requests.Response:
+    def _send(self, method: str, path: str, **send: Any) -> requests.Response:
         headers = self.auth.get_authentication_header()
+        if send.get("data") is not None:
+            headers = {**headers, "Content-Type": "application/octet-stream"}
         try:
-            return self.session.request(
-                method, self.base_url + path, json=json, params=params, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS
-            )
+            return self.session.request(method, self.base_url + path, headers=headers, **send)
         except requests.RequestException as error:
             raise ErrorResponseException(0, f"{method} {self.base_url}{path}: {error}") from None
 
@@ -94,6 +109,24 @@ class AirflowClient:
 
     def cancel(self, run_id: str) -> dict[str, Any]:
         return self.request("POST", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}/Cancel")
+
+    # -- pipelines sent from notebooks (amlflow.api.pipelines) --------------------------------------
+    def missing_snapshots(self, hashes: list[str]) -> list[str]:
+        return self.request("POST", f"{PREFIX}{SERVICE}/Snapshots/Missing", json={"Hashes": hashes})["Missing"]
+
+    def put_snapshot(self, content_hash: str, archive: bytes) -> dict[str, Any]:
+        return self.request("PUT", f"{PREFIX}{SERVICE}/Snapshots/{content_hash}", data=archive, timeout=600)
+
+    def put_definition(self, dag_id: str, text: str) -> dict[str, Any]:
+        """Send a definition; answers once the dag-processor made its DAG (it may take ``[amlflow] parse_timeout``)."""
+        path = f"{PREFIX}{SERVICE}/PipelineDefinitions/{quote(dag_id)}"
+        return self.request("PUT", path, json={"Definition": text}, timeout=PARSE_WAIT_SECONDS)
+
+    def definition(self, dag_id: str) -> str:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PipelineDefinitions/{quote(dag_id)}")["Definition"]
+
+    def experiments(self) -> list[str]:
+        return [entity["Name"] for entity in self.request("GET", f"{PREFIX}{SERVICE}/Experiments")]
 
     # -- Airflow's REST API v2 -----------------------------------------------------------------------
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:

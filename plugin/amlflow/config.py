@@ -26,6 +26,8 @@ DEFAULTS: dict[str, str] = {
     "step_retries": "2",
     "step_retry_delay": "10",
     "assignable_datastores": "",
+    "pipeline_bundle": "amlflow-pipelines",
+    "parse_timeout": "60",
 }
 
 

@@ -37,6 +37,10 @@ class StepInterruptedError(AmlflowError):
     """The task was told to stop (SIGTERM) while its step ran: not the step's failure, so it is retried."""
 
 
+class SnapshotException(AmlflowError):
+    """A step's source directory can not be snapshotted (too large, too many files), as ``azureml.exceptions``."""
+
+
 class ActivityFailedException(AmlflowError):
     """A waited-for run failed (as ``azureml.exceptions``)."""
 

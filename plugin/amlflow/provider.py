@@ -132,6 +132,17 @@ def get_provider_info() -> dict[str, Any]:
                         "assignable_datastores",
                         example="shared_data,reference_data",
                     ),
+                    "pipeline_bundle": _option(
+                        "The DAG bundle (of [dag_processor] dag_bundle_config_list) that pipelines submitted and "
+                        "published from notebooks are written into.",
+                        "pipeline_bundle",
+                    ),
+                    "parse_timeout": _option(
+                        "Seconds a submit or publish from a notebook waits for the dag-processor to parse the "
+                        "new pipeline before it fails (the definition is then removed).",
+                        "parse_timeout",
+                        "integer",
+                    ),
                 },
             }
         },

@@ -25,8 +25,10 @@ import json, runpy, sys
 import requests
 
 from amlflow.core.authentication import AirflowTokenAuthentication
+from amlflow.pipeline.core import dag_file
 
-published_pipeline1 = runpy.run_path(sys.argv[1])["published_pipeline1"]
+with dag_file():  # the DAG file's own published_pipeline1, as Airflow builds it
+    published_pipeline1 = runpy.run_path(sys.argv[1])["published_pipeline1"]
 aad_token = AirflowTokenAuthentication().get_authentication_header()
 
 response = requests.post(published_pipeline1.endpoint,

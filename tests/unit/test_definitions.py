@@ -12,7 +12,7 @@ from amlflow.core import Datastore, Workspace
 from amlflow.core.compute import AmlCompute, ComputeTarget
 from amlflow.data.data_reference import DataReference
 from amlflow.exceptions import ComputeTargetException
-from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, StepSequence
+from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, StepSequence, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
 from tests.conftest import ROOT
 from tests.pipelines import parse_offline
@@ -138,7 +138,8 @@ def _three_steps(tmp_path):
 
 def test_publish_makes_an_unpaused_dag_with_params_tasks_and_edges(tmp_path):
     ws, _a, _b, c = _three_steps(tmp_path)
-    published = Pipeline(ws, [c], description="Three steps.\nMore text.").publish(name="three", version="2")
+    with dag_file():
+        published = Pipeline(ws, [c], description="Three steps.\nMore text.").publish(name="three", version="2")
     dag = published.dag
     assert (published.id, published.status, published.total_run_steps) == ("three", "Active", 3)
     assert dag.dag_id == "three" and dag.is_paused_upon_creation is False

@@ -10,7 +10,7 @@ from amlflow.api.entities import data_reference_inputs, run_status_code, step_st
 from amlflow.api.submission import SubmissionError, parse, to_conf
 from amlflow.core import Datastore, Workspace
 from amlflow.data.data_reference import DataReference
-from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter
+from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
 
 
@@ -38,7 +38,8 @@ def serialized_dag(tmp_path_factory):
         outputs=[out],
         source_directory=str(folder),
     )
-    dag = Pipeline(ws, [step]).publish(name="Submit_Rules").dag
+    with dag_file():
+        dag = Pipeline(ws, [step]).publish(name="Submit_Rules").dag
     return DagSerialization.from_dict(json.loads(json.dumps(DagSerialization.to_dict(dag))))
 
 

@@ -7,7 +7,7 @@ import pytest
 from amlflow.core import Datastore, Workspace
 from amlflow.data.data_reference import DataReference
 from amlflow.exceptions import PipelineValidationError
-from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter
+from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
 
 
@@ -128,7 +128,7 @@ def test_parameter_declared_twice_with_different_defaults(ws, scripts):
 def test_publish_raises_every_error_at_once_naming_the_file(ws, scripts):
     a = step(scripts, "missing.py", name="x")
     b = step(scripts, "b.py", name="x")
-    with pytest.raises(PipelineValidationError) as raised:
+    with pytest.raises(PipelineValidationError) as raised, dag_file():
         Pipeline(ws, [a, b]).publish(name="bad_pipeline")
     assert len(raised.value.errors) == 2
     assert str(raised.value).startswith(__file__)
@@ -136,7 +136,7 @@ def test_publish_raises_every_error_at_once_naming_the_file(ws, scripts):
 
 
 def test_publish_rejects_an_invalid_pipeline_name(ws, scripts):
-    with pytest.raises(PipelineValidationError, match="pipeline name 'my pipeline' is invalid"):
+    with pytest.raises(PipelineValidationError, match="pipeline name 'my pipeline' is invalid"), dag_file():
         Pipeline(ws, [step(scripts, "a.py")]).publish(name="my pipeline")
 
 

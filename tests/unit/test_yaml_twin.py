@@ -8,6 +8,7 @@ import runpy
 import pytest
 
 from amlflow.factory.yaml_loader import dag_from_yaml
+from amlflow.pipeline.core import dag_file
 from tests.conftest import ROOT
 
 OPERATOR_FIELDS = (
@@ -41,7 +42,8 @@ def shape(dag) -> dict:
 
 @pytest.fixture(scope="module")
 def twins():
-    python_dag = runpy.run_path(os.path.join(ROOT, "dags", "compare_models.py"))["published_pipeline1"].dag
+    with dag_file():
+        python_dag = runpy.run_path(os.path.join(ROOT, "dags", "compare_models.py"))["published_pipeline1"].dag
     yaml_dag = dag_from_yaml(os.path.join(ROOT, "dags", "pipelines", "Compare_Models_YAML.yaml"))
     return python_dag, yaml_dag
 
@@ -126,7 +128,8 @@ def test_other_step_kinds_map_generically_a_data_transfer_feeding_a_script(tmp_p
         arguments=["--in", copy.get_output()],
         source_directory=str(tmp_path),
     )
-    python_dag = Pipeline(ws, [use]).publish(name="transfer").dag
+    with dag_file():
+        python_dag = Pipeline(ws, [use]).publish(name="transfer").dag
     assert isinstance(python_dag, DAG)
 
     def tasks(dag):

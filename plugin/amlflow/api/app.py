@@ -16,6 +16,7 @@ validation, run creation and audit logging are Airflow's. Errors come as Azure M
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from typing import Annotated, Any
 
@@ -35,16 +36,22 @@ from airflow.utils.state import TaskInstanceState
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
-from amlflow.api import entities
+from amlflow.api import entities, pipelines
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
 from amlflow.api.urls import SERVICE
-from amlflow.factory.dag_builder import PUBLISHED_TAG
+from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
 from amlflow.runtime import run_conf
 from amlflow.runtime.reuse import REUSE_XCOM_KEY
 
 ERROR_CODES = {400: "UserError", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
+
+
+#: One run-creating transaction at a time in this api-server, committed inside. On SQLite (the embedded
+#: default) two requests that each read, then write, deadlock: each holds the lock the other's commit
+#: needs, until one fails with "database is locked" (two notebooks submitting at once did).
+_RUN_WRITES = threading.Lock()
 
 
 def create_app() -> FastAPI:
@@ -73,6 +80,27 @@ def create_app() -> FastAPI:
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}", get_pipeline_run, methods=["GET"])
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/StepRuns", get_step_runs, methods=["GET"])
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/Cancel", cancel_pipeline_run, methods=["POST"])
+    app.add_api_route(f"{SERVICE}/Experiments", list_experiments, methods=["GET"])
+    deploy = [Depends(pipelines.requires_deploy)]
+    app.add_api_route(
+        f"{SERVICE}/Snapshots/Missing", pipelines.missing_snapshots, methods=["POST"], dependencies=deploy
+    )
+    app.add_api_route(
+        f"{SERVICE}/Snapshots/{{content_hash}}", pipelines.put_snapshot, methods=["PUT"], dependencies=deploy
+    )
+    app.add_api_route(
+        f"{SERVICE}/PipelineDefinitions/{{dag_id}}",
+        pipelines.put_definition,
+        methods=["PUT"],
+        dependencies=deploy,
+        status_code=status.HTTP_201_CREATED,
+    )
+    app.add_api_route(
+        f"{SERVICE}/PipelineDefinitions/{{dag_id}}",
+        pipelines.get_definition,
+        methods=["GET"],
+        dependencies=[Depends(requires_access_dag(method="GET"))],
+    )
     return app
 
 
@@ -105,9 +133,13 @@ def _base_url(request: Request) -> str:
     return f"{request.url.scheme}://{request.url.netloc}"
 
 
-def _published_dag_model(dag_id: str, session: Any) -> DagModel:
+def _published_dag_model(dag_id: str, session: Any, *, submitted_too: bool = False) -> DagModel:
+    """The published pipeline ``dag_id`` (or, with ``submitted_too``, one submitted to an experiment)."""
     dag_model = session.scalar(select(DagModel).where(DagModel.dag_id == dag_id, ~DagModel.is_stale))
-    if dag_model is None or not entities.is_published(dag_model):
+    found = dag_model is not None and (
+        entities.is_published(dag_model) or (submitted_too and entities.is_submitted(dag_model))
+    )
+    if not found:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"published pipeline {dag_id!r} not found")
     return dag_model
 
@@ -121,8 +153,17 @@ def submit_published_pipeline(
     user: GetUserDep,
     session: SessionDep,
 ) -> dict[str, Any]:
-    """Start a run of a published pipeline with Azure ML's ``PipelineSubmissionInfo`` body."""
-    dag_model = _published_dag_model(dag_id, session)
+    """Start a run of a published pipeline (or a submitted one) with Azure ML's ``PipelineSubmissionInfo`` body."""
+    with _RUN_WRITES:
+        entity = _submit(dag_id, request, submission, dag_bag, user, session)
+        session.commit()
+    return entity
+
+
+def _submit(
+    dag_id: str, request: Request, submission: PipelineSubmission, dag_bag: Any, user: Any, session: Any
+) -> dict[str, Any]:
+    dag_model = _published_dag_model(dag_id, session, submitted_too=True)
     if dag_model.is_paused:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST,
@@ -171,6 +212,23 @@ def list_published_pipelines(
         if dag is not None:
             found.append(entities.published_pipeline_entity(dag_model, dag, _base_url(request)))
     return found
+
+
+def list_experiments(user: GetUserDep, session: SessionDep) -> list[dict[str, str]]:
+    """The experiments of the runs and submitted pipelines the caller may read, by name."""
+    readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
+    tags = session.execute(
+        select(DagTag.dag_id, DagTag.name).where(
+            DagTag.dag_id.in_(readable), or_(DagTag.name == TAG, DagTag.name.startswith(EXPERIMENT_TAG_PREFIX))
+        )
+    ).all()
+    ours = {dag_id for dag_id, name in tags if name == TAG}
+    names = {name[len(EXPERIMENT_TAG_PREFIX) :] for _, name in tags if name.startswith(EXPERIMENT_TAG_PREFIX)}
+    for conf in session.scalars(select(DagRun.conf).where(DagRun.dag_id.in_(ours))):
+        name = run_conf.experiment_name(conf)
+        if name:
+            names.add(name)
+    return [{"Name": name} for name in sorted(names)]
 
 
 def get_published_pipeline(dag_id: str, request: Request, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:
@@ -244,6 +302,13 @@ def cancel_pipeline_run(
     dag_bag: DagBagDep,
 ) -> dict[str, Any]:
     """Stop a run as Airflow's "mark failed" does, and remember it was canceled (status ``Canceled``)."""
+    with _RUN_WRITES:
+        entity = _cancel(run_id, request, user, session, dag_bag)
+        session.commit()
+    return entity
+
+
+def _cancel(run_id: str, request: Request, user: Any, session: Any, dag_bag: Any) -> dict[str, Any]:
     dag_run = _authorized_run(run_id, request, user, session, method="PUT")
     if str(dag_run.state) in ("success", "failed"):
         raise HTTPException(

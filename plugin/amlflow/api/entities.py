@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from amlflow.api.urls import submit_path
-from amlflow.factory.dag_builder import PUBLISHED_TAG
+from amlflow.factory.dag_builder import PUBLISHED_TAG, SUBMITTED_TAG
 from amlflow.runtime import run_conf
 
 #: Airflow DagRun state -> Azure ML pipeline run status.
@@ -87,7 +87,8 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
     tags = sorted(t.name for t in dag_model.tags)
     return {
         "Id": dag_model.dag_id,
-        "Name": dag_model.dag_id,
+        # A pipeline published from a notebook has the name it was published under as its display name.
+        "Name": dag_model.dag_display_name or dag_model.dag_id,
         "Description": dag.description or dag_model.description,
         "Version": version_of(tags),
         "Status": "Disabled" if dag_model.is_paused else "Active",
@@ -106,6 +107,11 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
 
 def is_published(dag_model: Any) -> bool:
     return any(t.name == PUBLISHED_TAG for t in dag_model.tags)
+
+
+def is_submitted(dag_model: Any) -> bool:
+    """A pipeline submitted to an experiment from a notebook (``Experiment.submit``)."""
+    return any(t.name == SUBMITTED_TAG for t in dag_model.tags)
 
 
 def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None = None) -> dict[str, Any]:

@@ -8,6 +8,8 @@ a size (an AmlCompute's ``max_nodes``), and creates or resizes the pool named af
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +23,13 @@ def compute_pools(dags_folder: str | None = None) -> dict[str, int]:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=dags_folder or conf.get("core", "dags_folder"), safe_mode=True)
+    return pools_of(bag.dags.values())
+
+
+def pools_of(dags: Iterable[Any]) -> dict[str, int]:
+    """Pool name -> slots, from the compute targets of the amlflow tasks of ``dags``."""
     pools: dict[str, int] = {}
-    for dag in bag.dags.values():
+    for dag in dags:
         for task in dag.tasks:
             compute = getattr(task, "compute_target", None)
             if isinstance(compute, dict) and compute.get("pool_slots_total"):
@@ -34,10 +41,15 @@ def compute_pools(dags_folder: str | None = None) -> dict[str, int]:
 def run(args: argparse.Namespace) -> int:
     pools = compute_pools(args.dags_folder)
     if args.action == "sync":
-        from airflow.models.pool import Pool
-
-        for name, slots in sorted(pools.items()):
-            Pool.create_or_update_pool(name, slots, f"amlflow compute target {name}", include_deferred=False)
+        sync_pools(pools)
     for name, slots in sorted(pools.items()):
         print(f"{name}\t{slots}")
     return 0
+
+
+def sync_pools(pools: dict[str, int]) -> None:
+    """Create or resize the pool of each compute target (the metadata database: deploy time only)."""
+    from airflow.models.pool import Pool
+
+    for name, slots in sorted(pools.items()):
+        Pool.create_or_update_pool(name, slots, f"amlflow compute target {name}", include_deferred=False)

@@ -45,22 +45,41 @@ class Experiment:
         return f"Experiment(Name: {self.name}, Workspace: {self.workspace.name})"
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
-        """Start a run of ``config`` (a PublishedPipeline) in this experiment.
+        """Start a run of ``config`` in this experiment: a ``Pipeline`` or a ``PublishedPipeline``.
 
-        ``pipeline_parameters`` (or the deprecated ``pipeline_params``) gives parameter values; ``tags``
-        are kept on the run. A ``Pipeline`` object can't be submitted: Airflow runs DAGs, so publish it
-        in a DAG file (``pipeline.publish(name=...)``) and submit the published pipeline.
+        A ``Pipeline`` is sent to the deployment first (its code and definition, once per content; see
+        ``amlflow.deployment``). ``pipeline_parameters`` (or the deprecated ``pipeline_params``) gives
+        parameter values, ``regenerate_outputs=True`` reuses nothing; ``tags`` are kept on the run. Other
+        keyword arguments are ignored, as Azure ML ignores them.
         """
         from amlflow.pipeline.core.graph import PublishedPipeline
+        from amlflow.pipeline.core.pipeline import Pipeline
 
-        if not isinstance(config, PublishedPipeline):
-            raise UserErrorException(
-                f"Experiment.submit: can't submit a {type(config).__name__}; amlflow runs published pipelines "
-                "(Airflow DAGs): publish the pipeline in a DAG file with pipeline.publish(name=...), then submit "
-                "PublishedPipeline.get(workspace, name)"
-            )
         parameters = kwargs.get("pipeline_parameters", kwargs.get("pipeline_params"))
-        return config._submit(self, pipeline_parameters=parameters, tags=tags, **_submit_options(kwargs))
+        if isinstance(config, Pipeline):
+            from amlflow import deployment
+
+            return deployment.submit(config, self, parameters, tags=tags, **_submit_options(kwargs))
+        if isinstance(config, PublishedPipeline):
+            return config._submit(self, pipeline_parameters=parameters, tags=tags, **_submit_options(kwargs))
+        raise UserErrorException(
+            f"Experiment.submit: can't submit a {type(config).__name__}; amlflow runs a Pipeline or a "
+            "PublishedPipeline (Azure ML: 'Method to be submitted has not been registered.')"
+        )
+
+    @staticmethod
+    def list(
+        workspace: Workspace, experiment_name: str | None = None, view_type: str = "ActiveOnly", tags: Any = None
+    ) -> list[Experiment]:
+        """The experiments of the deployment: those runs were submitted to (``experiment_name``: only that one)."""
+        from amlflow.client import client_for
+
+        names = client_for(workspace).experiments()
+        return [
+            Experiment(workspace, name, _skip_name_validation=True)
+            for name in names
+            if experiment_name is None or name == experiment_name
+        ]
 
     def get_runs(
         self, type: str | None = None, tags: Any = None, properties: Any = None, include_children: bool = False

@@ -118,6 +118,13 @@ class Workspace:
         return dict(self._compute_targets)
 
     @property
+    def experiments(self) -> dict[str, Any]:
+        """The deployment's experiments by name (``Experiment.list``): one request each time it is read."""
+        from amlflow.core.experiment import Experiment
+
+        return {experiment.name: experiment for experiment in Experiment.list(self)}
+
+    @property
     def datastores(self) -> dict[str, Datastore]:
         from amlflow.core.datastore import Datastore
 

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from amlflow.exceptions import PipelineValidationError
 from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
 from amlflow.factory.yaml_loader import YAML_SUFFIXES, dag_from_yaml, read_pipeline
+from amlflow.pipeline.core._source import dag_file
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
@@ -93,6 +94,12 @@ def check_pipelines(folder: str) -> None:
         result = load_folder(folder, build=False)
     if result.errors:
         raise PipelineDefinitionError(result.errors)
+
+
+def build_unregistered(path: str, display: str) -> tuple[list[DAG], list[DefinitionError]]:
+    """The DAGs of one definition file, or its errors, built (schedule and all) and registered nowhere."""
+    with _registration_off():
+        return load_file(path, display)
 
 
 def load_folder(folder: str, dag_id: str | None = None, *, build: bool = True) -> FolderLoad:
@@ -156,7 +163,8 @@ def _run_module(path: str, display: str) -> tuple[list[DAG], list[DefinitionErro
 
     path = os.path.abspath(path)  # as Airflow runs DAG files: relative paths built from __file__ then hold
     try:
-        namespace = runpy.run_path(path, run_name=f"amlflow_pipeline_{os.path.basename(path)[:-3]}")
+        with dag_file():  # publish() builds the DAG here, as in a DAG file Airflow parses
+            namespace = runpy.run_path(path, run_name=f"amlflow_pipeline_{os.path.basename(path)[:-3]}")
     except Exception as exc:
         return [], _module_errors(exc, path, display)
     dags = [value.dag if isinstance(value, PublishedPipeline) else value for value in namespace.values()]

@@ -94,7 +94,7 @@ def snapshot_for_run(source_directory: str, dag_id: str, run_id: str, step: str)
     if backend.exists(record):
         content_hash = json.loads(backend.read_bytes(record))["content_hash"]
         log.info("Source snapshot %s (taken earlier in this run) of %s", content_hash, source_directory)
-        return Snapshot(content_hash, _cached(backend, content_hash, step))
+        return Snapshot(content_hash, cached_snapshot(backend, content_hash, step))
     snapshot, manifest = _copy_to_cache(source_directory, step)
     _store(backend, snapshot, manifest)
     body = {"content_hash": snapshot.content_hash, "source_directory": os.path.abspath(source_directory)}
@@ -160,8 +160,11 @@ def _store(backend: DatastoreBackend, snapshot: Snapshot, manifest: Manifest) ->
     backend.write_manifest(path, manifest)
 
 
-def _cached(backend: DatastoreBackend, content_hash: str, step: str) -> str:
-    """The local copy of a stored snapshot, downloaded into the cache if this machine has none."""
+def cached_snapshot(backend: DatastoreBackend, content_hash: str, step: str) -> str:
+    """The local copy of a stored snapshot, downloaded into the cache if this machine has none.
+
+    ``step`` names who needs it, in the error raised when the snapshot is missing.
+    """
     final = os.path.join(cache_root(), content_hash)
     if os.path.isdir(final):
         return final

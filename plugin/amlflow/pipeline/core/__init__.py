@@ -1,5 +1,6 @@
 """Pipelines, intermediate data and parameters, as in ``azureml.pipeline.core``."""
 
+from amlflow.pipeline.core._source import dag_file
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, StepSequence
 from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
 from amlflow.pipeline.core.pipeline import Pipeline
@@ -16,4 +17,5 @@ __all__ = [
     "PublishedPipeline",
     "StepRun",
     "StepSequence",
+    "dag_file",
 ]

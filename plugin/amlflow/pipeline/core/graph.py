@@ -171,25 +171,14 @@ class PublishedPipeline:
         from amlflow.client import client_for
         from amlflow.pipeline.core.run import PipelineRun
 
-        values, data_paths = {}, {}
-        for name, value in (pipeline_parameters or {}).items():
-            if hasattr(value, "datastore") and hasattr(value, "path_on_datastore"):
-                data_paths[name] = {"DataStoreName": value.datastore.name, "RelativePath": value.path_on_datastore}
-            else:
-                values[name] = value
-        body: dict[str, Any] = {
-            "ExperimentName": experiment.name,
-            "RunSource": "SDK",
-            "ParameterAssignments": values,
-            "DataPathAssignments": data_paths,
-        }
-        optional = {
-            "tags": tags,
-            "Description": description,
-            "ContinueRunOnStepFailure": continue_on_step_failure,
-            "RegenerateOutputs": regenerate_outputs or None,
-        }
-        body.update({key: value for key, value in optional.items() if value is not None})
+        body = submission_body(
+            experiment,
+            pipeline_parameters,
+            tags=tags,
+            continue_on_step_failure=continue_on_step_failure,
+            regenerate_outputs=regenerate_outputs,
+            description=description,
+        )
         entity = client_for(experiment.workspace).submit(self.id, body)
         return PipelineRun(experiment, entity["Id"], _details=entity)
 
@@ -206,3 +195,38 @@ class PublishedPipeline:
 
         client_for(self.workspace).set_paused(self.id, True)
         self.status = "Disabled"
+
+
+def submission_body(
+    experiment: Any,
+    pipeline_parameters: dict[str, Any] | None = None,
+    tags: dict[str, str] | None = None,
+    continue_on_step_failure: bool | None = None,
+    regenerate_outputs: bool = False,
+    description: str | None = None,
+) -> dict[str, Any]:
+    """Azure ML's ``PipelineSubmissionInfo`` for a run in ``experiment``.
+
+    A DataReference value of ``pipeline_parameters`` repoints the DataReference input of that name
+    (Azure ML's DataPath parameters); ``regenerate_outputs`` (amlflow's ``RegenerateOutputs``) reuses nothing.
+    """
+    values, data_paths = {}, {}
+    for name, value in (pipeline_parameters or {}).items():
+        if hasattr(value, "datastore") and hasattr(value, "path_on_datastore"):
+            data_paths[name] = {"DataStoreName": value.datastore.name, "RelativePath": value.path_on_datastore}
+        else:
+            values[name] = value
+    body: dict[str, Any] = {
+        "ExperimentName": experiment.name,
+        "RunSource": "SDK",
+        "ParameterAssignments": values,
+        "DataPathAssignments": data_paths,
+    }
+    optional = {
+        "tags": tags,
+        "Description": description,
+        "ContinueRunOnStepFailure": continue_on_step_failure,
+        "RegenerateOutputs": regenerate_outputs or None,
+    }
+    body.update({key: value for key, value in optional.items() if value is not None})
+    return body

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from amlflow.exceptions import PipelineValidationError, UserErrorException
-from amlflow.pipeline.core._source import caller_file
+from amlflow.pipeline.core._source import caller_file, parsing_dag_file
 from amlflow.pipeline.core.builder import PipelineData, PipelineStep, StepSequence
 from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
 
@@ -182,6 +182,37 @@ class Pipeline:
         self._check(dag_id)
         return build_dag(self, dag_id, **dag_kwargs)
 
+    def submit(
+        self,
+        experiment_name: str,
+        pipeline_parameters: dict[str, Any] | None = None,
+        continue_on_step_failure: bool | None = None,
+        regenerate_outputs: bool = False,
+        parent_run_id: str | None = None,
+        credential_passthrough: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run the pipeline in experiment ``experiment_name`` on the workspace's deployment; its ``PipelineRun``.
+
+        Azure ML's default for ``continue_on_step_failure`` is False (running steps are cancelled when one
+        fails); amlflow always lets the steps that do not depend on a failed step finish, so it takes
+        None or True.
+        """
+        from amlflow.core.experiment import Experiment
+
+        unknown = set(kwargs) - {"enable_email_notification"}
+        if unknown:
+            raise ValueError(f"parameter {sorted(unknown)[0]} is not recognized for Pipeline ")
+        for name, value in (("parent_run_id", parent_run_id), ("credential_passthrough", credential_passthrough)):
+            if value:
+                raise UserErrorException(f"Pipeline.submit: {name} is not supported by amlflow; leave it out")
+        return Experiment(self.workspace, experiment_name).submit(
+            self,
+            pipeline_parameters=pipeline_parameters,
+            continue_on_step_failure=continue_on_step_failure,
+            regenerate_outputs=regenerate_outputs,
+        )
+
     def publish(
         self,
         name: str | None = None,
@@ -189,9 +220,19 @@ class Pipeline:
         version: str | None = None,
         continue_on_step_failure: bool | None = None,
     ) -> PublishedPipeline:
-        """Publish as a DAG named ``name`` that runs whenever triggered (created unpaused, as in Azure ML)."""
+        """Publish: a pipeline that runs whenever triggered (its DAG created unpaused, as in Azure ML).
+
+        In a DAG file (Airflow parsing it, or ``amlflow.pipeline.core.dag_file()``) this builds the DAG
+        ``name`` there. Anywhere else (a notebook, a script) it sends the pipeline to the workspace's
+        deployment (``amlflow.deployment``), which publishes it as ``<name>.<content hash>``: each
+        published version keeps its own id and endpoint, as in Azure ML.
+        """
         from amlflow.factory.dag_builder import build_dag
 
+        if not parsing_dag_file():
+            from amlflow import deployment
+
+            return deployment.publish(self, name, description or self.description, version, continue_on_step_failure)
         self._check(name or "")
         description = description or self.description
         dag = build_dag(

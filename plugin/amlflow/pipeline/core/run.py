@@ -71,6 +71,24 @@ class PipelineRun:
         """The run's page in the Airflow UI."""
         return self._client.ui_run_url(self.pipeline_id, self.id)
 
+    def publish_pipeline(
+        self,
+        name: str,
+        description: str | None,
+        version: str | None,
+        continue_on_step_failure: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Publish the graph and code this run ran (a pipeline sent from a notebook) as ``name``."""
+        from amlflow import deployment
+
+        unknown = set(kwargs) - {"enable_email_notification"}
+        if unknown:
+            raise ValueError(
+                f"parameter {sorted(unknown)[0]} is not recognized for method PipelineRun.publish_pipeline "
+            )
+        return deployment.publish_run(self, name, description, version, continue_on_step_failure)
+
     def get_steps(self) -> list[StepRun]:
         """The steps that have started (Azure ML lists a run's steps once they are submitted)."""
         return [step for step in self._all_steps() if step._entity["Status"]["StatusCode"] != "NotStarted"]

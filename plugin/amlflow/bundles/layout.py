@@ -1,0 +1,56 @@
+"""The files of the pipeline bundle: one loader file per pipeline, its YAML definition, code snapshots.
+
+::
+
+    <bundle>/.airflowignore              definitions/, snapshots/, .staging/: only the loaders are DAG files
+    <bundle>/<dag_id>.py                 loads definitions/<dag_id>.yaml (one DAG per file)
+    <bundle>/definitions/<dag_id>.yaml   the pipeline, as the YAML loader reads it
+    <bundle>/snapshots/<hash>/...        a step's source directory, by content hash
+
+A definition names its snapshots as ``../snapshots/<hash>`` (relative to the definition), so the same
+file works in every copy of the bundle. One loader per pipeline keeps a task's start-up parse to one
+definition, and lets the dag-processor be asked to parse exactly the new file. Definitions never
+change once written (their DAG id holds their content hash), so a run never sees its graph or code
+change under it.
+"""
+
+from __future__ import annotations
+
+import re
+
+DEFINITIONS = "definitions"
+SNAPSHOTS = "snapshots"
+STAGING = ".staging"
+IGNORE_FILE = ".airflowignore"
+IGNORE_TEXT = f"{DEFINITIONS}/\n{SNAPSHOTS}/\n{STAGING}/\n"
+SNAPSHOT_HASH = re.compile(r"^[0-9a-f]{64}$")
+#: How a definition names a snapshot folder (``source_directory``), and each such name in its text.
+SNAPSHOT_REFERENCE = re.compile(r"^\.\./" + SNAPSHOTS + r"/([0-9a-f]{64})$")
+SNAPSHOT_REFERENCE_IN_TEXT = re.compile(r"\.\./" + SNAPSHOTS + r"/([0-9a-f]{64})")
+
+
+def definition_path(dag_id: str) -> str:
+    return f"{DEFINITIONS}/{dag_id}.yaml"
+
+
+def loader_path(dag_id: str) -> str:
+    return f"{dag_id}.py"
+
+
+def snapshot_path(content_hash: str) -> str:
+    return f"{SNAPSHOTS}/{content_hash}"
+
+
+def snapshot_reference(content_hash: str) -> str:
+    """What a definition's ``source_directory`` says for a snapshot."""
+    return f"../{snapshot_path(content_hash)}"
+
+
+def loader_text(dag_id: str) -> str:
+    # The words "airflow" and "dag" let Airflow's safe-mode discovery parse the file.
+    return (
+        f'"""Airflow DAG {dag_id}: the amlflow pipeline of {definition_path(dag_id)}, sent from a notebook.\n\n'
+        'Written by the amlflow plugin of the api-server; do not edit.\n"""\n\n'
+        "from amlflow.bundles.loader import load_definition\n\n"
+        "load_definition(__file__)\n"
+    )
