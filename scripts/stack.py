@@ -153,6 +153,8 @@ class Stack:
                 "refresh_interval": "2",
                 "bundle_refresh_check_interval": "1",
                 "print_stats_interval": "300",
+                # Bundles that copy their files (DatastoreDagBundle) keep them here, apart from other homes.
+                "dag_bundle_storage_path": os.path.join(self.home, "dag-bundles"),
                 # The DAG folder, and the bundle pipelines sent from notebooks are written into.
                 "dag_bundle_config_list": json.dumps(
                     [

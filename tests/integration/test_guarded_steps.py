@@ -15,6 +15,7 @@ import time
 import pytest
 
 from tests.fixtures.airflow_stack import SECRET, WORKER_SECRETS, wait_until
+from tests.processes import alive, parent
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +31,6 @@ def stack(airflow_stack):
     with open(notes, "w") as handle:
         handle.write("notes ")
     return airflow_stack
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as handle:
-        return int(handle.read().rsplit(")", 1)[1].split()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _script_pids(control) -> list[int]:
@@ -64,10 +52,10 @@ def _staging(stack) -> list[str]:
 def test_killing_the_task_kills_its_script_and_the_retry_removes_what_it_left(stack, tmp_path):
     run_id, script = _start(stack, tmp_path)
     assert any(name.endswith(".lease") for name in _staging(stack))  # its output, staged
-    task = _parent(_parent(script))  # script <- guard <- task process
+    task = parent(parent(script))  # script <- guard <- task process
     os.kill(task, signal.SIGKILL)
     time.sleep(1)
-    assert not _alive(script), "the step script outlived its task by more than 1 s"
+    assert not alive(script), "the step script outlived its task by more than 1 s"
     (tmp_path / "release").touch()
     run = stack.wait_for_run(DAG_ID, run_id, timeout=180)
     assert run["state"] == "success", stack.task_states(DAG_ID, run_id)
@@ -80,7 +68,7 @@ def test_killing_the_task_kills_its_script_and_the_retry_removes_what_it_left(st
 def test_a_scheduler_stop_during_a_run_ends_in_a_successful_retry(stack, tmp_path):
     run_id, script = _start(stack, tmp_path)
     stack.stack.restart("scheduler")  # SIGTERM to its process group: the worker tells the task to stop
-    assert not _alive(script)
+    assert not alive(script)
     (tmp_path / "release").touch()
     run = stack.wait_for_run(DAG_ID, run_id, timeout=180)
     assert run["state"] == "success", stack.task_states(DAG_ID, run_id)

@@ -17,6 +17,7 @@ import textwrap
 
 import pytest
 
+from amlflow.bundles import layout
 from tests.conftest import ROOT
 from tests.fixtures.airflow_stack import PASSWORDS
 
@@ -91,13 +92,18 @@ published_pipeline1 = pipeline1.publish(
     name="My_Published_Pipeline",
     description="My Published Pipeline Description")
 
+republished = pipeline_run1.publish_pipeline(name="My_New_Pipeline2", description="The run's graph",  # test
+                                           version="0.1", continue_on_step_failure=True)
 aad_token = AirflowTokenAuthentication().get_authentication_header()
 response = requests.post(published_pipeline1.endpoint,
     headers=aad_token,
     json={"ExperimentName": "My_Pipeline",
         "ParameterAssignments": {"pipeline_arg": 20}})
-print("RESULT " + json.dumps({"submitted": pipeline_run1.id, "published": published_pipeline1.id,  # test
-      "endpoint": published_pipeline1.endpoint, "status": response.status_code, "body": response.json()}))
+result = {"submitted": pipeline_run1.id, "submitted_pipeline": pipeline_run1.pipeline_id}  # test
+result.update(published=published_pipeline1.id, endpoint=published_pipeline1.endpoint, republished=republished.id)
+result.update(status=response.status_code, body=response.json(), experiments=sorted(ws.experiments))
+result["runs"] = [r.id for r in Experiment(ws, "Compare_Models_Exp").get_runs()]
+print("RESULT " + json.dumps(result))
 """
 
 
@@ -118,7 +124,7 @@ def notebook_folder(tmp_path, stack) -> str:
     return str(folder)
 
 
-def notebook_env(folder: str, stack) -> dict[str, str]:
+def notebook_env(folder: str, stack, **extra: str) -> dict[str, str]:
     """A notebook machine's environment: no Airflow home of the deployment, only its URL (config.json) and a login.
 
     It shares the workers' local datastore folder, as a notebook reaching the same storage would.
@@ -128,12 +134,13 @@ def notebook_env(folder: str, stack) -> dict[str, str]:
         AIRFLOW_HOME=os.path.join(folder, ".airflow"),
         AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT=stack.datastore_root,
         AMLFLOW_PASSWORD=PASSWORDS["admin"],
+        **extra,
     )
     return env
 
 
-def run_notebook(folder: str, stack, script: str = "seed.py") -> subprocess.CompletedProcess:
-    env = notebook_env(folder, stack)
+def run_notebook(folder: str, stack, script: str = "seed.py", **extra: str) -> subprocess.CompletedProcess:
+    env = notebook_env(folder, stack, **extra)
     return subprocess.run([sys.executable, script], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
 
 
@@ -192,7 +199,21 @@ def test_the_published_pipeline_is_listed_and_shown_by_its_name(airflow_stack, s
 
 def test_the_submitted_run_is_found_by_its_experiment(airflow_stack, seed_notebook):
     _folder, _output, result = seed_notebook
+    assert "Compare_Models_Exp" in result["experiments"] and result["runs"] == [result["submitted"]]
     status, experiments = airflow_stack.request("GET", "/amlflow/pipelines/v1.0/Experiments")
     assert status == 200 and {"Name": "Compare_Models_Exp"} in experiments
     status, run = airflow_stack.request("GET", f"/amlflow/pipelines/v1.0/PipelineRuns/{result['submitted']}")
     assert status == 200 and run["RunHistoryExperimentName"] == "Compare_Models_Exp"
+
+
+def test_a_run_is_published_with_the_graph_and_code_it_ran(airflow_stack, seed_notebook):
+    _folder, _output, result = seed_notebook
+    assert result["republished"].startswith("My_New_Pipeline2.")
+    status, entity = airflow_stack.request("GET", f"/amlflow/pipelines/v1.0/PublishedPipelines/{result['republished']}")
+    assert status == 200, entity
+    assert (entity["Name"], entity["Version"], entity["TotalRunSteps"]) == ("My_New_Pipeline2", "0.1", 3)
+    ran = airflow_stack.request("GET", f"/amlflow/pipelines/v1.0/PipelineDefinitions/{result['submitted_pipeline']}")
+    again = airflow_stack.request("GET", f"/amlflow/pipelines/v1.0/PipelineDefinitions/{result['republished']}")
+    assert ran[0] == again[0] == 200
+    snapshots = layout.SNAPSHOT_REFERENCE_IN_TEXT.findall
+    assert snapshots(ran[1]["Definition"]) == snapshots(again[1]["Definition"])

@@ -9,6 +9,7 @@ import sys
 import time
 
 from scripts.stack import stop_home, write_pid_file
+from tests.processes import alive
 
 # A component that starts a child in a session of its own, as a step script does (runtime/script.py).
 COMPONENT = """
@@ -19,19 +20,11 @@ time.sleep(60)
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _wait_gone(pid: int, timeout: float = 10) -> bool:
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return not _alive(pid)
+    return not alive(pid)
 
 
 def test_stop_ends_components_and_their_detached_children_but_not_a_reused_pid(tmp_path):
@@ -53,11 +46,11 @@ def test_stop_ends_components_and_their_detached_children_but_not_a_reused_pid(t
         assert bystander.pid not in stopped
         component.wait(timeout=5)
         assert _wait_gone(detached_child)
-        assert _alive(bystander.pid)
+        assert alive(bystander.pid)
         assert not os.listdir(run_dir)  # PID files are removed, so a later stop signals nothing
     finally:
         bystander.kill()
         bystander.wait()
         for pid in (component.pid, detached_child):
-            if _alive(pid):
+            if alive(pid):
                 os.kill(pid, 9)

@@ -159,26 +159,11 @@ class PublishedPipeline:
             **kwargs,
         )
 
-    def _submit(
-        self,
-        experiment: Any,
-        pipeline_parameters: dict[str, Any] | None = None,
-        tags: dict[str, str] | None = None,
-        continue_on_step_failure: bool | None = None,
-        regenerate_outputs: bool = False,
-        description: str | None = None,
-    ) -> Any:
+    def _submit(self, experiment: Any, pipeline_parameters: dict[str, Any] | None = None, **options: Any) -> Any:
         from amlflow.client import client_for
         from amlflow.pipeline.core.run import PipelineRun
 
-        body = submission_body(
-            experiment,
-            pipeline_parameters,
-            tags=tags,
-            continue_on_step_failure=continue_on_step_failure,
-            regenerate_outputs=regenerate_outputs,
-            description=description,
-        )
+        body = submission_body(experiment, pipeline_parameters, **options)
         entity = client_for(experiment.workspace).submit(self.id, body)
         return PipelineRun(experiment, entity["Id"], _details=entity)
 

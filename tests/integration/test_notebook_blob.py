@@ -1,0 +1,78 @@
+"""The seed's notebook route on a deployment whose datastore and pipeline bundle are Azure Blob (Azurite).
+
+A stack of its own: ``workspaceblobstore`` is a container on Azurite, and the pipeline bundle is
+``DatastoreDagBundle``, so the definition and the code travel through blob storage only; no folder is
+shared between the notebook, the api-server, the dag-processor and the workers but what the bundle
+copies. The notebook machine reaches the datastore as a worker does, through its connection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import pytest
+
+from scripts.stack import LOCAL_BUNDLE, PIPELINE_BUNDLE, Stack
+from tests.fixtures.airflow_stack import PASSWORDS, USERS, AirflowStack
+from tests.integration.test_notebook_submit import notebook_folder, run_notebook
+
+pytestmark = pytest.mark.integration
+
+CONTAINER = "notebook-blobstore"
+DATASTORE_BUNDLE = "amlflow.bundles.datastore_bundle.DatastoreDagBundle"
+
+
+@pytest.fixture(scope="module")
+def blob_stack(azurite):
+    azurite.container(CONTAINER)
+    connection = {"AIRFLOW_CONN_WORKSPACEBLOBSTORE": azurite.connection_json(CONTAINER)}
+    bundles = [
+        {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {}},
+        {"name": PIPELINE_BUNDLE, "classpath": DATASTORE_BUNDLE, "kwargs": {"datastore": "workspaceblobstore"}},
+    ]
+    config = {"dag_processor": {"dag_bundle_config_list": json.dumps(bundles)}, "amlflow": {"parse_timeout": "60"}}
+    home = tempfile.mkdtemp(prefix="amlflow-blob-stack-")
+    stack = Stack.prepare(home, users=USERS, passwords=PASSWORDS, extra_env=connection, config=config)
+    stack.start()
+    try:
+        yield AirflowStack(stack), connection
+    finally:
+        stack.stop(timeout=5)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def seed_on_blob(blob_stack, tmp_path_factory):
+    stack, connection = blob_stack
+    folder = notebook_folder(tmp_path_factory.mktemp("seed_blob"), stack)
+    done = run_notebook(folder, stack, **connection)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return folder, json.loads(done.stdout.split("RESULT ", 1)[1])
+
+
+def test_the_seed_runs_with_its_definition_and_code_on_blob_only(blob_stack, seed_on_blob, azurite):
+    stack, _ = blob_stack
+    folder, result = seed_on_blob
+    with open(next(os.path.join(r, n) for r, _d, ns in os.walk(os.path.join(folder, "outputs")) for n in ns)) as handle:
+        assert json.load(handle)["pipeline_arg"] == 10
+    blobs = {blob.name for blob in azurite.container(CONTAINER).list_blobs()}
+    assert any(name.startswith("amlflow-bundle/definitions/Compare_Models_Exp.") for name in blobs), sorted(blobs)
+    assert any(name.startswith("amlflow-snapshots/") and name.endswith("train.py") for name in blobs)
+    assert not os.listdir(stack.stack.pipeline_bundle), "nothing may go through the local bundle folder"
+    status, run = stack.request("GET", f"/amlflow/pipelines/v1.0/PipelineRuns/{result['submitted']}")
+    assert status == 200 and run["Status"]["StatusCode"] == "Finished"
+
+
+def test_the_published_endpoint_runs_from_the_blob_bundle(blob_stack, seed_on_blob, azurite):
+    stack, _ = blob_stack
+    _folder, result = seed_on_blob
+    assert result["status"] == 200, result
+    run = stack.wait_for_run(result["published"], result["body"]["Id"], timeout=180)
+    assert run["state"] == "success", stack.task_states(result["published"], run["dag_run_id"])
+    location = stack.xcom(result["published"], run["dag_run_id"], "compare.py", "out_data3")
+    assert location["uri"].startswith(f"wasbs://{CONTAINER}@")
+    report = azurite.container(CONTAINER).download_blob(f"{location['path']}/report.json").readall()
+    assert json.loads(report)["pipeline_arg"] == 20

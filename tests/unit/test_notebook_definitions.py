@@ -1,0 +1,123 @@
+"""What a notebook sends: its pipeline as the YAML the loader reads, and its code as checked snapshots."""
+
+from __future__ import annotations
+
+import io
+import os
+import runpy
+import tarfile
+
+import pytest
+
+from amlflow.core import Workspace
+from amlflow.core.runconfig import RunConfiguration
+from amlflow.data.data_reference import DataReference
+from amlflow.deployment import take_snapshot
+from amlflow.exceptions import SnapshotException
+from amlflow.factory import yaml_writer
+from amlflow.factory.yaml_loader import dag_from_yaml
+from amlflow.pipeline.core import Pipeline, PipelineData, dag_file
+from amlflow.pipeline.steps import PythonScriptStep
+from amlflow.storage.archives import ArchiveError, pack, unpack
+from tests.conftest import ROOT
+from tests.unit.test_yaml_twin import shape
+
+
+def test_the_written_definition_builds_the_same_dag_as_the_python_pipeline(tmp_path):
+    with dag_file():
+        namespace = runpy.run_path(os.path.join(ROOT, "dags", "compare_models.py"))
+    pipeline, python_dag = namespace["pipeline1"], namespace["published_pipeline1"].dag
+    document = yaml_writer.pipeline_document(
+        pipeline, lambda folder: folder, description=namespace["published_pipeline1"].description
+    )
+    path = tmp_path / "Compare_Models.yaml"
+    path.write_text(yaml_writer.dump(yaml_writer.named(document, "Compare_Models")))
+    assert shape(dag_from_yaml(str(path))) == shape(python_dag)
+    assert set(document) == {"description", "computes", "data_references", "pipeline_data", "parameters", "steps"}
+
+
+def test_the_definitions_hash_changes_with_the_graph_and_the_code(tmp_path):
+    (tmp_path / "s.py").write_text("")
+    out = PipelineData("out")
+    step = PythonScriptStep("s.py", arguments=[out, "--n", 1], outputs=[out], source_directory=str(tmp_path))
+    pipeline = Pipeline(Workspace(), [step])
+    first = yaml_writer.graph_hash(yaml_writer.pipeline_document(pipeline, lambda f: "../snapshots/a"))
+    again = yaml_writer.graph_hash(yaml_writer.pipeline_document(pipeline, lambda f: "../snapshots/a"))
+    other_code = yaml_writer.graph_hash(yaml_writer.pipeline_document(pipeline, lambda f: "../snapshots/b"))
+    assert first == again != other_code
+
+
+def test_what_a_definition_can_not_carry_fails_naming_step_and_field(tmp_path):
+    (tmp_path / "s.py").write_text("")
+    step = PythonScriptStep("s.py", runconfig=RunConfiguration(), source_directory=str(tmp_path))
+    with pytest.raises(yaml_writer.DefinitionNotWritable, match=r"step 's\.py', field 'runconfig': a RunConfiguration"):
+        yaml_writer.pipeline_document(Pipeline(Workspace(), [step]), lambda f: f)
+
+
+def test_two_data_references_of_one_name_can_not_be_told_apart(tmp_path):
+    (tmp_path / "s.py").write_text("")
+    ws = Workspace()
+    one = DataReference(ws.get_default_datastore(), data_reference_name="raw", path_on_datastore="a")
+    two = DataReference(ws.get_default_datastore(), data_reference_name="raw", path_on_datastore="b")
+    steps = [
+        PythonScriptStep("s.py", name=name, arguments=[ref], inputs=[ref], source_directory=str(tmp_path))
+        for name, ref in (("first", one), ("second", two))
+    ]
+    with pytest.raises(yaml_writer.DefinitionNotWritable, match="two different objects are named 'raw'"):
+        yaml_writer.pipeline_document(Pipeline(ws, steps), lambda f: f)
+
+
+def test_a_snapshot_holds_what_azure_ml_would_and_round_trips(tmp_path):
+    source = tmp_path / "src"
+    (source / "pkg").mkdir(parents=True)
+    (source / "train.py").write_text("print(1)\n")
+    (source / "pkg" / "util.py").write_text("x = 1\n")
+    (source / "big.csv").write_text("a,b\n")
+    (source / ".amlignore").write_text("*.csv\n")
+    snapshot = take_snapshot(str(source))
+    assert snapshot.files == [".amlignore", "pkg/util.py", "train.py"]
+    target = tmp_path / "back"
+    target.mkdir()
+    assert unpack(pack(str(source), snapshot.files), str(target), 1 << 20) == 3
+    from amlflow.storage.manifest import Manifest
+
+    assert Manifest.of_folder(str(target)).fingerprint == snapshot.content_hash
+
+
+def test_a_snapshot_over_azure_mls_file_limit_fails_with_its_message(tmp_path, monkeypatch):
+    import amlflow.deployment as deployment
+
+    for n in range(4):
+        (tmp_path / f"f{n}.py").write_text("")
+    monkeypatch.setattr(deployment, "SNAPSHOT_MAX_FILES", 3)
+    with pytest.raises(SnapshotException, match=r"Your project exceeds the file limit of 3\."):
+        take_snapshot(str(tmp_path))
+    monkeypatch.setenv("AML_SNAPSHOT_NO_FILE_LIMIT", "1")
+    assert len(take_snapshot(str(tmp_path)).files) == 4
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "message"),
+    [
+        ("../up.txt", tarfile.REGTYPE, "leaves its folder"),
+        ("/abs.txt", tarfile.REGTYPE, "is not a relative path"),
+        ("link", tarfile.SYMTYPE, "is a link"),
+        ("hard", tarfile.LNKTYPE, "is a link"),
+        ("dev", tarfile.CHRTYPE, "not a file or a folder"),
+    ],
+)
+def test_an_archive_entry_that_could_land_outside_is_refused_before_anything_is_written(tmp_path, name, kind, message):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        good = tarfile.TarInfo("first.txt")
+        good.size = 1
+        tar.addfile(good, io.BytesIO(b"x"))
+        bad = tarfile.TarInfo(name)
+        bad.type = kind
+        bad.linkname = "/etc/passwd" if kind in (tarfile.SYMTYPE, tarfile.LNKTYPE) else ""
+        tar.addfile(bad, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    target = tmp_path / "target"
+    target.mkdir()
+    with pytest.raises(ArchiveError, match=message):
+        unpack(buffer.getvalue(), str(target), 1 << 20)
+    assert os.listdir(target) == []
