@@ -26,7 +26,12 @@ $(NODE_MODULES): package.json package-lock.json
 docker-tools:
 	sh scripts/ensure_docker.sh
 
-test: install $(NODE_MODULES) docker-tools
+# PostgreSQL (Debian's postgresql) for the SQL datastore tests, where missing; the tests start their own server.
+.PHONY: postgres-tools
+postgres-tools:
+	sh scripts/ensure_postgres.sh
+
+test: install $(NODE_MODULES) docker-tools postgres-tools
 	$(BIN)/python -m pytest
 
 lint: install

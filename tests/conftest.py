@@ -21,6 +21,8 @@ pytest_plugins: list[str] = [
     "tests.fixtures.azurite",
     "tests.fixtures.docker_engine",
     "tests.fixtures.databricks_double",
+    "tests.fixtures.fileshare_double",
+    "tests.fixtures.postgres",
 ]
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -63,6 +65,15 @@ def datastore_root() -> str:
     from amlflow import config
 
     return config.local_datastore_root()
+
+
+def local_datastores(*names: str) -> None:
+    """Make local datastores ``names`` exist (folders under ``[amlflow] local_datastore_root``). Outside a DAG
+    file's parse, ``Datastore(ws, name)`` accepts only registered datastores, as Azure ML does."""
+    from amlflow import config
+
+    for name in names:
+        os.makedirs(os.path.join(config.local_datastore_root(), name), exist_ok=True)
 
 
 def install_dag(source: str, name: str | None = None) -> str:

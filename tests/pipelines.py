@@ -23,6 +23,26 @@ def passing_to_scripts(*names: str) -> dict[str, str]:
     return {"AIRFLOW__AMLFLOW__SCRIPT_ENVIRONMENT_PASSTHROUGH": ",".join([default, *names])}
 
 
+def write_dag_file(name: str, text: str, scripts: dict[str, str] | None = None, folder: str | None = None) -> str:
+    """Write DAG file ``name`` into the session's dags folder, and ``scripts`` (name -> source, dedented)
+    into its subfolder ``folder``, which Airflow's discovery is told to skip. Returns the DAG file's path."""
+    import textwrap
+
+    from tests.conftest import DAGS
+
+    if scripts:
+        os.makedirs(os.path.join(DAGS, folder), exist_ok=True)
+        for script, body in scripts.items():
+            with open(os.path.join(DAGS, folder, script), "w") as handle:
+                handle.write(textwrap.dedent(body))
+        with open(os.path.join(DAGS, ".airflowignore"), "a") as handle:
+            handle.write(f"{folder}/\n")
+    path = os.path.join(DAGS, name)
+    with open(path, "w") as handle:
+        handle.write(textwrap.dedent(text))
+    return path
+
+
 def load_dag(dag_file: str, dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 

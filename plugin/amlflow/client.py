@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import requests
 
-from amlflow.api.urls import PREFIX, SERVICE, api_base_url, submit_path
-from amlflow.exceptions import ErrorResponseException
+from amlflow.api.urls import PREFIX, SERVICE, api_base_url, datastore_path, submit_path
+from amlflow.exceptions import AuthenticationException, ErrorResponseException, UserErrorException
 
 REQUEST_TIMEOUT_SECONDS = 30
 #: How long a client waits for a definition to be parsed: beyond the server's own bound (its parse_timeout).
@@ -128,6 +128,22 @@ class AirflowClient:
     def experiments(self) -> list[str]:
         return [entity["Name"] for entity in self.request("GET", f"{PREFIX}{SERVICE}/Experiments")]
 
+    # -- datastores (amlflow.api.datastores) ---------------------------------------------------------
+    def datastore(self, name: str) -> dict[str, Any]:
+        """``{"Name", "DatastoreType"}`` of datastore ``name``; Azure ML's UserErrorException if it is not
+        registered on this deployment; any other failure says the check could not be made, and why."""
+        path = datastore_path(name)
+        cannot = f"cannot check whether datastore {name!r} is registered on the deployment at {self.base_url}"
+        try:
+            return self.request("GET", path)
+        except AuthenticationException as error:
+            raise AuthenticationException(f"{cannot}: {error}") from None
+        except ErrorResponseException as error:
+            detail = str(error).removeprefix(f"HTTP {error.status_code}: ").removeprefix(f"GET {path}: ")
+            if error.status_code == 404:
+                raise UserErrorException(detail) from None
+            raise ErrorResponseException(error.status_code, f"{cannot}: {detail}") from None
+
     # -- Airflow's REST API v2 -----------------------------------------------------------------------
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
         return self.request("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused})
@@ -156,9 +172,24 @@ class AirflowClient:
             raise
         return answer["value"]
 
+    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        """The log of a task's latest try, one line per event."""
+        path = _task_path(dag_id, run_id, task_id)
+        try_number = self.request("GET", path)["try_number"]
+        content = self.request("GET", f"{path}/logs/{try_number}", params={"full_content": "true"})["content"]
+        return "\n".join(_log_line(entry) for entry in content)
+
     def ui_run_url(self, dag_id: str, run_id: str) -> str:
         return f"{self.base_url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
 
 
 def _task_path(dag_id: str, run_id: str, task_id: str) -> str:
     return f"/api/v2/dags/{quote(dag_id)}/dagRuns/{quote(run_id)}/taskInstances/{quote(task_id)}"
+
+
+def _log_line(entry: Any) -> str:
+    """One structured log event (``{"timestamp", "level", "event", ...}``) as a line of text."""
+    if not isinstance(entry, dict):
+        return str(entry)
+    head = " ".join(str(entry[key]) for key in ("timestamp", "level") if entry.get(key))
+    return f"{head} {entry.get('event', '')}".strip()

@@ -6,6 +6,15 @@ from __future__ import annotations
 class AmlflowError(Exception):
     """Base class of every error amlflow raises on purpose."""
 
+    @property
+    def message(self) -> str:
+        """The error's text (``AzureMLException.message``)."""
+        return self.__dict__.get("_message", str(self))
+
+    @message.setter
+    def message(self, value: str) -> None:  # ErrorResponseException sets its own (the server's message)
+        self.__dict__["_message"] = value
+
 
 class UserErrorException(AmlflowError, ValueError):
     """A definition or call is wrong; the message says what and where (as ``azureml.exceptions``)."""

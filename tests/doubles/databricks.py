@@ -2,10 +2,11 @@
 
 No Databricks emulator exists; this double speaks the documented API (docs.databricks.com/api/azure/workspace):
 ``POST /api/2.2/jobs/runs/submit``, ``GET /api/2.2/jobs/runs/get``, ``GET /api/2.2/jobs/runs/get-output``,
-``POST /api/2.2/jobs/runs/cancel``, ``POST /api/2.0/dbfs/{mkdirs,create,add-block,close}`` and
-``GET /api/2.1/clusters/get``. It checks the bearer token, validates each body against the documented request
-schema (400 ``INVALID_PARAMETER_VALUE`` otherwise, as Databricks answers), honours ``idempotency_token``, and
-records every request so tests can assert what was submitted and cancelled.
+``POST /api/2.2/jobs/runs/cancel``, ``POST /api/2.0/dbfs/{mkdirs,create,add-block,close,delete}``,
+``GET /api/2.0/dbfs/{list,read,get-status}`` and ``GET /api/2.1/clusters/get``. It checks the bearer token,
+validates each body against the documented request schema (400 ``INVALID_PARAMETER_VALUE`` otherwise, as
+Databricks answers), honours ``idempotency_token``, and records every request so tests can assert what was
+submitted and cancelled.
 
 What a run does is played by a ``Play`` registered for its notebook, script or main class: how long it is
 pending and running (``None``: it never ends), how it ends (``SUCCESS``/``FAILED``), its output, and an
@@ -27,6 +28,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jsonschema
+
+from tests.doubles import servers
 
 _INT = {"anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^\d+$"}]}
 _STRINGS = {"type": "object", "additionalProperties": {"type": "string"}}
@@ -182,6 +185,12 @@ _DBFS_SCHEMAS = {
         "required": ["handle"],
         "additionalProperties": False,
     },
+    "delete": {
+        "type": "object",
+        "properties": {"path": {"type": "string", "pattern": "^/"}, "recursive": {"type": "boolean"}},
+        "required": ["path"],
+        "additionalProperties": False,
+    },
 }
 
 
@@ -225,7 +234,7 @@ class _Run:
 
 
 @dataclass
-class DatabricksDouble:
+class DatabricksDouble(servers.Served):
     token: str
     plays: dict[str, Play] = field(default_factory=dict)
     requests: list[Recorded] = field(default_factory=list)
@@ -242,26 +251,8 @@ class DatabricksDouble:
         self._server: ThreadingHTTPServer | None = None
 
     # -- what tests use ----------------------------------------------------------------------------
-    def start(self) -> str:
-        double = self
-
-        class Handler(_Handler):
-            owner = double
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True, name="databricks-double").start()
-        return self.url
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def play(self, entry: str, play: Play) -> None:
         """How runs of this notebook path, python file (its name) or main class go."""
@@ -302,6 +293,8 @@ class DatabricksDouble:
         version = path.removeprefix("/api/").split("/", 1)[0]
         if endpoint.startswith("dbfs/") and version == "2.0" and method == "POST":
             route = self._dbfs
+        elif endpoint.startswith("dbfs/") and version == "2.0" and method == "GET":
+            route = self._dbfs_read
         elif version in ("2.1", "2.2") and (method, endpoint) in routes:
             route = routes[(method, endpoint)]
         else:
@@ -414,6 +407,14 @@ class DatabricksDouble:
             return invalid
         if action == "mkdirs":
             return 200, {}
+        if action == "delete":
+            path = body["path"].rstrip("/")
+            under = [p for p in self.dbfs if p.startswith(path + "/")]
+            if under and not body.get("recursive"):
+                return 400, {"error_code": "IO_ERROR", "message": f"{path} is a non-empty directory"}
+            for name in [*under, path]:
+                self.dbfs.pop(name, None)
+            return 200, {}
         if action == "create":
             if body["path"] in self.dbfs and not body.get("overwrite"):
                 return 400, {"error_code": "RESOURCE_ALREADY_EXISTS", "message": f"{body['path']} already exists."}
@@ -428,6 +429,30 @@ class DatabricksDouble:
         path, data = self._handles.pop(body["handle"])
         self.dbfs[path] = bytes(data)
         return 200, {}
+
+    def _dbfs_read(self, endpoint: str, query: dict[str, Any]) -> tuple[int, Any]:
+        """``list`` (a folder's children, or the one file), ``get-status`` and ``read`` (at most 1 MB)."""
+        action, path = endpoint.removeprefix("dbfs/"), str(query.get("path", "")).rstrip("/") or "/"
+        missing = 404, {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"No file or directory at {path}."}
+        prefix = path.rstrip("/") + "/"
+        children = sorted({p[len(prefix) :].split("/", 1)[0] for p in self.dbfs if p.startswith(prefix)})
+
+        def status(item: str) -> dict[str, Any]:
+            if item in self.dbfs:
+                return {"path": item, "is_dir": False, "file_size": len(self.dbfs[item]), "modification_time": 1}
+            return {"path": item, "is_dir": True, "file_size": 0, "modification_time": 1}
+
+        if path not in self.dbfs and not children:
+            return missing
+        if action == "get-status":
+            return 200, status(path)
+        if action == "list":
+            return 200, {"files": [status(path)] if path in self.dbfs else [status(prefix + c) for c in children]}
+        if action == "read" and path in self.dbfs:
+            offset, length = int(query.get("offset", 0)), min(int(query.get("length", 1 << 19)), 1 << 20)
+            block = self.dbfs[path][offset : offset + length]
+            return 200, {"bytes_read": len(block), "data": base64.b64encode(block).decode()}
+        return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"cannot {action} {path}"}
 
     # -- how a run goes --------------------------------------------------------------------------
     def _state(self, run: _Run) -> dict[str, str]:

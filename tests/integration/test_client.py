@@ -86,7 +86,9 @@ def test_wait_for_completion_prints_each_state_change_as_it_happens(airflow_stac
 def test_steps_are_found_and_a_step_output_downloads(first_run, tmp_path):
     run = first_run[0]
     assert run.get_status() == "Finished"
-    assert [(s.name, s.get_status(), s.is_reused) for s in run.get_steps()] == [(s, "Finished", False) for s in STEPS]
+    # Newest start first, as Azure ML lists a run's children.
+    expected = [(s, "Finished", False) for s in reversed(STEPS)]
+    assert [(s.name, s.get_status(), s.is_reused) for s in run.get_steps()] == expected
     (compare,) = run.find_step_run("compare.py")
     output = compare.get_output_data("out_data3")
     assert output.datastore_name == "workspaceblobstore"
@@ -102,14 +104,43 @@ def test_steps_are_found_and_a_step_output_downloads(first_run, tmp_path):
     assert train.get_metrics() == {}
 
 
+def test_step_runs_have_azure_mls_children_log_and_file_methods(first_run, tmp_path):
+    from amlflow.exceptions import UserErrorException
+
+    run = first_run[0]
+    assert [s.name for s in run.get_children(status="Finished")] == list(reversed(STEPS))
+    assert run.get_children(status="Failed") == []
+    (train,) = run.find_step_run("train.py")
+    assert "trained 2 models on 300 rows" in train.get_job_log()  # the step's task log in Airflow
+    assert "trained 2 models on 300 rows" in train.get_details_with_logs()["logFiles"]["stdout.txt"]
+    assert train.get_file_names() == ["metrics.json", "stderr.txt", "stdout.txt"]
+    train.download_file("stdout.txt", str(tmp_path / "stdout.txt"))
+    assert "trained 2 models on 300 rows" in (tmp_path / "stdout.txt").read_text()
+    with pytest.raises(UserErrorException, match=r"has no file 'driver\.txt'"):
+        train.download_file("driver.txt")
+    outputs = run.find_step_run("compare.py")[0].get_outputs()
+    references = {name: out.get_port_data_reference() for name, out in outputs.items()}
+    assert [(name, ref.datastore_name) for name, ref in references.items()] == [("out_data3", "workspaceblobstore")]
+
+
+def test_run_details_shows_the_steps_and_their_status(first_run, capsys):
+    from amlflow.widgets import RunDetails
+
+    RunDetails(first_run[0]).show()
+    table = capsys.readouterr().out.splitlines()
+    assert table[0] == f"PipelineRun {first_run[0].id} Status: Finished"
+    assert table[1].split() == ["Step", "Status", "Started", "Ended", "Reused", "from"]
+    assert sorted(line.split()[:2] for line in table[2:]) == sorted([step, "Finished"] for step in STEPS)
+
+
 def test_an_identical_run_shows_its_steps_as_reused(workspace, published, first_run, tmp_path):
     run = published.submit(workspace, "Client_Test", pipeline_parameters={"pipeline_arg": 1})
     assert run.wait_for_completion(show_output=False, timeout_seconds=180) == "Finished"
     steps = run.get_steps()
-    assert [(s.name, s.is_reused) for s in steps] == [(s, True) for s in STEPS]
+    assert sorted((s.name, s.is_reused) for s in steps) == sorted((s, True) for s in STEPS)
     assert {s.reused_from["reused_run_id"] for s in steps} == {first_run[0].id}
     # Its logs are the run's that made the outputs.
-    assert "trained 2 models on 300 rows" in steps[0].get_stdout_log()
+    assert "trained 2 models on 300 rows" in run.find_step_run("train.py")[0].get_stdout_log()
     # A reused step's output is the earlier run's, and downloads as any other.
     output = run.find_step_run("compare.py")[0].get_output_data("out_data3")
     assert output.path_on_datastore.startswith(f"amlflow/{DAG_ID}/{first_run[0].id}/")

@@ -14,11 +14,13 @@ from amlflow.exceptions import ComputeTargetException, UserErrorException
 from amlflow.operators.adla import substitute
 from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter
 from amlflow.pipeline.steps import AdlaStep, DataTransferStep
+from tests.conftest import local_datastores
 from tests.pipelines import parse_offline
 
 
 @pytest.fixture
 def ws() -> Workspace:
+    local_datastores("lake", "src", "dst")
     return Workspace()
 
 

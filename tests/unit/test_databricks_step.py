@@ -1,7 +1,10 @@
-"""DatabricksStep: Azure ML's rules, each reported by Pipeline.validate() naming the step and the field;
-attaching a Databricks workspace while a DAG file is parsed contacts and writes nothing."""
+"""DatabricksStep: Azure ML's rules, raised at construction where Azure ML raises them, the others reported by
+Pipeline.validate() naming the step and the field; attaching a Databricks workspace while a DAG file is parsed
+contacts and writes nothing."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -38,37 +41,55 @@ def test_a_valid_step_has_no_errors_and_gets_azure_ml_cluster_defaults(ws):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "expected"),
+    ("kwargs", "message"),
     [
         (
             {"notebook_path": None},
-            "field 'notebook_path, python_script_path, python_script_name, main_class_name': "
-            "exactly one must be given, got none",
+            "Exactly one of notebook_path, python_script_path, python_script_name or main_class_name is required",
+        ),
+        ({"python_script_path": "dbfs:/a.py"}, "Exactly one of notebook_path, python_script_path, python_script_name"),
+        ({"notebook_path": 7}, "notebook_path must be a string"),
+        ({"compute_target": ...}, "compute_target is required"),
+        ({"num_workers": None}, "one of num_workers or min_workers and max_workers is required"),
+        ({"min_workers": 1, "max_workers": 2}, "exactly one of num_workers or min_workers and max_workers is required"),
+        ({"num_workers": "2"}, "num_workers must be an int"),
+        ({"node_type": "D4", "instance_pool_id": "p"}, "Exactly one of node_type or instance_pool_id can be specified"),
+        (
+            {"permit_cluster_restart": True},
+            "existing_cluster_id is not specified, you cannot set permit_cluster_restart",
+        ),
+        ({"timeout_seconds": "60"}, "timeout_seconds must be an int"),
+        ({"run_name": 7}, "run_name must be a string"),
+        (
+            {"notebook_path": None, "python_script_name": "job.py"},
+            "If python_script_name is specified then source_directory",
         ),
         (
-            {"python_script_path": "dbfs:/a.py"},
-            "exactly one must be given, got notebook_path and python_script_path",
+            {"runconfig": object(), "pypi_libraries": ["x"]},
+            "Either pass runconfig or each library type as a separate parameter",
         ),
-        ({"compute_target": ...}, "field 'compute_target': is required"),
+    ],
+)
+def test_what_azure_ml_refuses_at_construction_fails_there_with_its_value_error(kwargs, message):
+    arguments = {"name": "dbx", "compute_target": "dbxws", "notebook_path": "/Shared/nb", "num_workers": 1, **kwargs}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        DatabricksStep(**{k: v for k, v in arguments.items() if v is not ...})
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
         (
             {"compute_target": ("cpu", "AmlCompute")},
             "field 'compute_target': AmlCompute(name='cpu') is not a Databricks",
         ),
-        ({"num_workers": None}, "field 'num_workers': a new cluster needs num_workers, or min_workers and max_workers"),
-        ({"min_workers": 1, "max_workers": 2}, "field 'num_workers': give num_workers or min_workers and max_workers"),
         ({"num_workers": None, "min_workers": 3, "max_workers": 2}, "field 'min_workers': 3 is more than max_workers"),
         ({"num_workers": -1}, "field 'num_workers': must be a non-negative integer, got -1"),
-        (
-            {"node_type": "D4", "instance_pool_id": "p"},
-            "field 'node_type': give node_type or instance_pool_id, not both",
-        ),
-        ({"permit_cluster_restart": True}, "field 'permit_cluster_restart': only applies with existing_cluster_id"),
         (
             {"existing_cluster_id": "c-1"},
             "field 'existing_cluster_id': runs on an existing cluster; num_workers describe a new one",
         ),
-        ({"timeout_seconds": "60"}, "field 'timeout_seconds': must be an integer, got '60'"),
-        ({"run_name": 7}, "field 'run_name': must be a string, got int"),
+        ({"timeout_seconds": -5}, "field 'timeout_seconds': must be 0 (no timeout) or more"),
         ({"notebook_params": ["a"]}, "field 'notebook_params': must be a dict, got list"),
         ({"python_script_params": ["--x"]}, "field 'python_script_params': only applies with python_script_path"),
         ({"pypi_libraries": "pandas"}, "field 'pypi_libraries': must be a list, got str"),
@@ -83,8 +104,6 @@ def test_each_rule_names_the_step_and_the_field(ws, kwargs, expected):
 
 
 def test_python_script_name_needs_its_source_directory_and_script(ws, tmp_path):
-    errors = errors_of(ws, notebook_path=None, python_script_name="job.py")
-    assert errors == ["step 'dbx', field 'source_directory': is required with python_script_name"]
     errors = errors_of(ws, notebook_path=None, python_script_name="job.py", source_directory=str(tmp_path))
     assert errors == [f"step 'dbx', field 'python_script_name': script not found at {tmp_path / 'job.py'}"]
     (tmp_path / "job.py").write_text("print(1)\n")
@@ -108,11 +127,19 @@ def test_data_in_params_must_be_an_input_or_output(ws):
 
 def test_the_samples_set_params_get_a_stable_order(ws):
     step = DatabricksStep(
-        name="dbx", compute_target="dbxws", python_script_path="dbfs:/a.py", python_script_params={"b", "a", "c"}
+        name="dbx",
+        compute_target="dbxws",
+        python_script_path="dbfs:/a.py",
+        python_script_params={"b", "a", "c"},
+        num_workers=1,
     )
     assert step.python_script_params == ["a", "b", "c"]
     libraries = DatabricksStep(
-        name="x", compute_target="w", notebook_path="/n", maven_libraries=[MavenLibrary("g:a:1", exclusions=["g:b"])]
+        name="x",
+        compute_target="w",
+        notebook_path="/n",
+        num_workers=1,
+        maven_libraries=[MavenLibrary("g:a:1", exclusions=["g:b"])],
     ).library_specs()
     assert libraries == [{"maven": {"coordinates": "g:a:1", "exclusions": ["g:b"]}}]
 

@@ -80,12 +80,16 @@ def test_a_datastore_name_is_never_a_path(store, name):
 
 def test_a_pipeline_on_a_datastore_named_like_a_path_does_not_validate(tmp_path):
     from amlflow.data.data_reference import DataReference
-    from amlflow.pipeline.core import Pipeline
+    from amlflow.exceptions import UserErrorException
+    from amlflow.pipeline.core import Pipeline, dag_file
     from amlflow.pipeline.steps import PythonScriptStep
 
     (tmp_path / "s.py").write_text("")
     ws = Workspace()
-    raw = DataReference(Datastore(ws, "../etc"), data_reference_name="raw", path_on_datastore="passwd")
+    with pytest.raises(UserErrorException, match=r"'\.\./etc' is not a datastore name"):  # in a notebook: at once
+        Datastore(ws, "../etc")
+    with dag_file():  # in a DAG file nothing is checked while it is parsed; validation names the step and field
+        raw = DataReference(Datastore(ws, "../etc"), data_reference_name="raw", path_on_datastore="passwd")
     step = PythonScriptStep("s.py", inputs=[raw], source_directory=str(tmp_path))
     assert Pipeline(ws, [step]).validate() == [
         "step 's.py', field 'inputs': datastore '../etc' is not a datastore name: use 1-255 letters, digits, "

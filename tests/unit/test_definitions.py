@@ -14,7 +14,7 @@ from amlflow.data.data_reference import DataReference
 from amlflow.exceptions import ComputeTargetException
 from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, StepSequence, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
-from tests.conftest import ROOT
+from tests.conftest import ROOT, local_datastores
 from tests.pipelines import parse_offline
 
 AZUREML_IMPORTS = [
@@ -67,6 +67,7 @@ def test_data_objects_print_as_azure_ml_environment_variables():
 
 
 def test_data_reference_defaults_and_clones():
+    local_datastores("store")
     store = Datastore(Workspace(), "store")
     ref = DataReference(store, path_on_datastore="raw/data.csv")
     assert ref.mode == "mount" and ref.overwrite is False

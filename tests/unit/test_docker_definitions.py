@@ -116,11 +116,30 @@ def test_a_runconfig_with_docker_on_runs_in_a_container_on_its_own_target(script
     assert type(dag.get_task("b.py")) is PythonScriptStepOperator
 
 
-def test_conda_packages_on_docker_fail_the_dag_build_naming_step_and_field(scripts):
+def test_conda_packages_in_a_container_are_installed_with_pip_under_their_names(scripts):
     ws = Workspace()
-    run_config = RunConfiguration(conda_dependencies=CondaDependencies.create(conda_packages=["scikit-learn"]))
+    run_config = RunConfiguration(
+        conda_dependencies=CondaDependencies.create(conda_packages=["scikit-learn=1.5", "conda-forge::tabulate"])
+    )
     run_config.environment.docker.enabled = True
     step = PythonScriptStep("a.py", runconfig=run_config, source_directory=scripts)
-    expected = r"step 'a.py', field 'runconfig': .*conda packages \['scikit-learn'\]"
-    with pytest.raises(UserErrorException, match=expected):
-        Pipeline(ws, [step]).as_dag("conda")
+    assert Pipeline(ws, [step]).validate() == []
+    recipe = Pipeline(ws, [step]).as_dag("conda").get_task("a.py").environment_recipe
+    assert recipe["pip_packages"] == ["scikit-learn==1.5.*", "tabulate"]
+    assert recipe["conda_substitutions"] == [
+        ["scikit-learn=1.5", "scikit-learn==1.5.*"],
+        ["conda-forge::tabulate", "tabulate"],
+    ]
+
+
+def test_packages_a_worker_run_step_can_not_get_are_reported_by_validate(scripts):
+    from amlflow.core.environment import SparkPackage
+
+    ws = Workspace()
+    run_config = RunConfiguration(conda_dependencies=CondaDependencies.create(conda_packages=["numpy"]))
+    run_config.environment.spark.packages = [SparkPackage("com.microsoft.azure", "azure-eventhubs-spark_2.11", "2.3.1")]
+    step = PythonScriptStep("a.py", runconfig=run_config, source_directory=scripts)
+    errors = Pipeline(ws, [step]).validate()
+    assert len(errors) == 2
+    assert errors[0].startswith("step 'a.py', field 'runconfig': environment 'runconfig-environment': Spark packages")
+    assert "lists packages (numpy), but the step runs in the worker's own Python" in errors[1]

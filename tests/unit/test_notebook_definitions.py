@@ -47,11 +47,74 @@ def test_the_definitions_hash_changes_with_the_graph_and_the_code(tmp_path):
     assert first == again != other_code
 
 
+def test_a_runconfig_travels_and_builds_the_same_container_step(tmp_path):
+    """The getting-started notebook's extract step: Docker on, Azure ML's default image, a conda package."""
+    from amlflow.core.compute import AmlCompute, ComputeTarget
+    from amlflow.core.conda_dependencies import CondaDependencies
+    from amlflow.core.runconfig import DEFAULT_CPU_IMAGE
+
+    (tmp_path / "extract.py").write_text("")
+    ws = Workspace()
+    cpu = ComputeTarget.create(ws, "cpu-cluster", AmlCompute.provisioning_configuration(max_nodes=4))
+    run_config = RunConfiguration()
+    run_config.environment.docker.enabled = True
+    run_config.environment.docker.base_image = DEFAULT_CPU_IMAGE
+    run_config.environment.python.user_managed_dependencies = False
+    run_config.environment.python.conda_dependencies = CondaDependencies.create(conda_packages=["scikit-learn"])
+    run_config.environment.environment_variables = {"MODE": "fast"}
+    step = PythonScriptStep(
+        name="extract_step",
+        script_name="extract.py",
+        compute_target=cpu,
+        runconfig=run_config,
+        source_directory=str(tmp_path),
+    )
+    pipeline = Pipeline(ws, [step])
+    path = tmp_path / "getting_started.yaml"
+    path.write_text(
+        yaml_writer.dump(yaml_writer.named(yaml_writer.pipeline_document(pipeline, lambda f: f), "getting_started"))
+    )
+    written, direct = (
+        dag_from_yaml(str(path)).get_task("extract_step"),
+        pipeline.as_dag("direct").get_task("extract_step"),
+    )
+    assert written.environment_recipe == direct.environment_recipe
+    assert written.environment_recipe["conda_substitutions"] == [["scikit-learn", "scikit-learn"]]
+    assert (written.pool, written.queue, written.compute_target) == (direct.pool, direct.queue, direct.compute_target)
+
+
 def test_what_a_definition_can_not_carry_fails_naming_step_and_field(tmp_path):
     (tmp_path / "s.py").write_text("")
-    step = PythonScriptStep("s.py", runconfig=RunConfiguration(), source_directory=str(tmp_path))
-    with pytest.raises(yaml_writer.DefinitionNotWritable, match=r"step 's\.py', field 'runconfig': a RunConfiguration"):
+    step = PythonScriptStep("s.py", arguments=["--when", object()], source_directory=str(tmp_path))
+    with pytest.raises(yaml_writer.DefinitionNotWritable, match=r"step 's\.py', field 'arguments': a object can not"):
         yaml_writer.pipeline_document(Pipeline(Workspace(), [step]), lambda f: f)
+
+
+def test_every_compute_kind_travels_and_is_the_same_target_again(tmp_path):
+    from amlflow.core.compute import AdlaCompute, ComputeTarget, DataFactoryCompute, DockerCompute
+    from amlflow.factory.yaml_loader import declare_compute
+
+    ws = Workspace()
+    targets = [
+        ComputeTarget.attach(
+            ws, "docker-cpu", DockerCompute.attach_configuration(docker_url="unix:///d.sock", max_nodes=2)
+        ),
+        ComputeTarget.attach(ws, "adla", AdlaCompute.attach_configuration("rg", "account")),
+        ComputeTarget.attach(ws, "adf", DataFactoryCompute.attach_configuration("rg", "factory")),
+    ]
+    writer = yaml_writer._Writer(lambda f: f)
+    for target in targets:
+        assert writer._value(target, "t") == f"$compute.{target.name}"
+    again = Workspace()
+    for name, spec in writer.sections["computes"].items():
+        spec = dict(spec)
+        rebuilt = declare_compute(again, name, spec.pop("type"), spec)
+        original = ws.compute_targets[name]
+        assert type(rebuilt) is type(original) and rebuilt.task_placement() == original.task_placement()
+    assert (again.compute_targets["adla"].account_name, again.compute_targets["docker-cpu"].docker_url) == (
+        "account",
+        "unix:///d.sock",
+    )
 
 
 def test_two_data_references_of_one_name_can_not_be_told_apart(tmp_path):

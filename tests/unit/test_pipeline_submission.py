@@ -12,6 +12,7 @@ from amlflow.core import Datastore, Workspace
 from amlflow.data.data_reference import DataReference
 from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
+from tests.conftest import local_datastores
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +23,7 @@ def serialized_dag(tmp_path_factory):
     folder = tmp_path_factory.mktemp("steps")
     (folder / "step.py").write_text("print('hi')\n")
     ws = Workspace()
+    local_datastores("archive")
     store = Datastore(ws, "workspaceblobstore")
     raw = DataReference(store, data_reference_name="raw", path_on_datastore="in/data.csv")
     out = PipelineData("out", datastore=Datastore(ws, "archive"))

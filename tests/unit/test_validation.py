@@ -9,10 +9,12 @@ from amlflow.data.data_reference import DataReference
 from amlflow.exceptions import PipelineValidationError
 from amlflow.pipeline.core import Pipeline, PipelineData, PipelineParameter, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
+from tests.conftest import local_datastores
 
 
 @pytest.fixture
 def ws() -> Workspace:
+    local_datastores("store")
     return Workspace()
 
 
@@ -147,4 +149,4 @@ def test_invalid_pipeline_data_name_fails_at_construction():
 
 def test_invalid_data_reference_mode():
     with pytest.raises(ValueError, match="mode 'stream' is not one of mount, download, upload"):
-        DataReference(Datastore(Workspace(), "s"), "r", "p", mode="stream")
+        DataReference(Datastore(Workspace(), "workspaceblobstore"), "r", "p", mode="stream")

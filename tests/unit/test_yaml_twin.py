@@ -9,7 +9,7 @@ import pytest
 
 from amlflow.factory.yaml_loader import dag_from_yaml
 from amlflow.pipeline.core import dag_file
-from tests.conftest import ROOT
+from tests.conftest import ROOT, local_datastores
 
 OPERATOR_FIELDS = (
     "script_name",
@@ -112,6 +112,7 @@ def test_other_step_kinds_map_generically_a_data_transfer_feeding_a_script(tmp_p
     yaml_dag = dag_from_yaml(str(tmp_path / "transfer.yaml"))
 
     ws = Workspace()
+    local_datastores("lake", "warehouse")
     raw = DataReference(Datastore(ws, "lake"), "raw", "in/")
     dest = DataReference(Datastore(ws, "warehouse"), "dest", "out/")
     copy = DataTransferStep(

@@ -9,9 +9,15 @@ from typing import Any
 PREFIX = "/amlflow"
 
 
+def explicit_api_url(workspace: Any = None) -> str | None:
+    """The api-server's URL when one is given (the workspace's ``api_url``, else ``AMLFLOW_API_URL``): a
+    notebook that talks to a deployment from outside it; None on a machine of the deployment itself."""
+    return getattr(workspace, "api_url", None) or os.environ.get("AMLFLOW_API_URL") or None
+
+
 def api_base_url(workspace: Any = None) -> str:
     """The Airflow api-server's URL: the workspace's, ``AMLFLOW_API_URL``, or ``[api] base_url``."""
-    explicit = getattr(workspace, "api_url", None) or os.environ.get("AMLFLOW_API_URL")
+    explicit = explicit_api_url(workspace)
     if explicit:
         return explicit.rstrip("/")
     from airflow.configuration import conf
@@ -31,6 +37,17 @@ SERVICE = "/pipelines/v1.0"
 def submit_path(pipeline_id: str) -> str:
     """The path, below the api-server's root, that submits runs of the published pipeline ``pipeline_id``."""
     return f"{PREFIX}{SERVICE}/PipelineRuns/PipelineSubmit/{pipeline_id}"
+
+
+#: Azure ML's route prefix of the datastore service, below ``PREFIX``.
+DATASTORE_SERVICE = "/datastore/v1.0"
+
+
+def datastore_path(name: str) -> str:
+    """The path, below the api-server's root, that tells whether datastore ``name`` is registered."""
+    from urllib.parse import quote
+
+    return f"{PREFIX}{DATASTORE_SERVICE}/datastores/{quote(name)}"
 
 
 def submit_url(workspace: Any, pipeline_id: str) -> str:

@@ -1,5 +1,6 @@
 """Workspaces, datastores, compute targets and ``Run`` (metrics of a step), as in ``azureml.core``."""
 
+from amlflow import __version__ as VERSION
 from amlflow.core.authentication import (
     AirflowTokenAuthentication,
     InteractiveLoginAuthentication,
@@ -14,6 +15,7 @@ from amlflow.core.runconfig import RunConfiguration
 from amlflow.core.workspace import Workspace
 
 __all__ = [
+    "VERSION",
     "AirflowTokenAuthentication",
     "ComputeTarget",
     "Datastore",

@@ -287,6 +287,19 @@ class AdlaCompute(ComputeTarget):
         self.resource_group = configuration.resource_group if configuration else None
         #: None: the connection's ``account_name`` extra says which account
         self.account_name = configuration.account_name if configuration else None
+        #: Nothing is provisioned when a target is attached (the samples print both).
+        self.provisioning_errors: list[Any] | None = None
+
+    @property
+    def cluster_resource_id(self) -> str | None:
+        """The account's Azure resource id, from the workspace's subscription and the attach settings."""
+        if not (self.account_name and self.resource_group):
+            return None
+        subscription = getattr(self.workspace, "subscription_id", "") or "<subscription>"
+        return (
+            f"/subscriptions/{subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.DataLakeAnalytics/accounts/{self.account_name}"
+        )
 
     @staticmethod
     def attach_configuration(
@@ -364,6 +377,16 @@ _TYPES: dict[str, type[ComputeTarget]] = {
     "DataFactoryCompute": DataFactoryCompute,
     "Docker": DockerCompute,
     "DockerCompute": DockerCompute,
+}
+
+
+#: Each class of compute target, under the name a YAML definition's ``computes`` gives as its ``type``.
+COMPUTE_KINDS: dict[str, type[ComputeTarget]] = {
+    "AmlCompute": AmlCompute,
+    "DockerCompute": DockerCompute,
+    "DatabricksCompute": DatabricksCompute,
+    "AdlaCompute": AdlaCompute,
+    "DataFactoryCompute": DataFactoryCompute,
 }
 
 

@@ -10,6 +10,7 @@ amlflow reads it as "the deployment's default image", ``[amlflow] docker_base_im
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from amlflow.core.conda_dependencies import CondaDependencies
@@ -44,6 +45,30 @@ class PythonSection:
         self.conda_dependencies = CondaDependencies()
 
 
+class SparkPackage:
+    """A Spark package (``group:artifact:version``) for ``Environment.spark``."""
+
+    def __init__(self, group: str | None = None, artifact: str | None = None, version: str | None = None) -> None:
+        self.group = group
+        self.artifact = artifact
+        self.version = version
+
+
+class SparkSection:
+    """``Environment.spark``: Spark repositories and packages, for steps that run on Spark.
+
+    amlflow's steps in a worker or a container have no Spark, so a section that lists anything makes
+    ``Pipeline.validate()`` say so; a DatabricksStep takes its libraries as its own parameters.
+    """
+
+    __slots__ = ("packages", "precache_packages", "repositories")
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.repositories: list[str] = []
+        self.packages: list[SparkPackage] = []
+        self.precache_packages = True
+
+
 class Environment:
     """A named environment: ``Environment("sklearn")``, then set ``.docker`` and ``.python``."""
 
@@ -54,6 +79,7 @@ class Environment:
         self.version: str | None = kwargs.get("version")
         self.docker = DockerSection()
         self.python = PythonSection()
+        self.spark = SparkSection()
         self.environment_variables: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -100,22 +126,44 @@ class Environment:
         ``pip_packages`` means the base image is used as it is, with nothing built.
         """
         deps = self.python.conda_dependencies
-        if deps.conda_packages and not self.python.user_managed_dependencies:
-            raise UserErrorException(
-                f"environment {self.name!r}: conda packages {deps.conda_packages} need conda, which amlflow "
-                "does not install; list them as pip_packages, or use an image that has them "
-                "(Environment.from_docker_image)"
-            )
         base = self.docker.base_image
         managed = not self.python.user_managed_dependencies
+        substituted = [(spec, pip_requirement(spec)) for spec in deps.conda_packages] if managed else []
+        substituted = [(conda, pip) for conda, pip in substituted if pip is not None]
         return {
             "name": self.name,
             "base_image": None if not base or base in _DEFAULT_IMAGES else base,
-            "pip_packages": deps.pip_packages if managed else [],
+            "pip_packages": [*deps.pip_packages, *(pip for _, pip in substituted)] if managed else [],
+            # Conda packages are installed with pip under their PyPI names (the images have no conda).
+            "conda_substitutions": [list(pair) for pair in substituted],
             "pip_options": deps.pip_options if managed else [],
             "interpreter": self.python.interpreter_path or "python",
             "environment_variables": {str(k): str(v) for k, v in self.environment_variables.items()},
         }
+
+
+#: Conda specs that are not packages to install: the interpreter is the image's, pip is there already.
+_NOT_INSTALLED = {"python", "pip"}
+
+
+def pip_requirement(conda_spec: str) -> str | None:
+    """The pip requirement for a conda package spec (``numpy=1.26`` -> ``numpy==1.26.*``); None to skip it.
+
+    A channel prefix (``conda-forge::``) and a build string (``=py311_0``) are dropped: they mean
+    nothing to pip.
+    """
+    spec = conda_spec.split("::", 1)[-1].strip()
+    match = re.match(r"^([A-Za-z0-9_.\-]+)\s*(.*)$", spec)
+    if match is None:
+        raise UserErrorException(f"conda package {conda_spec!r} is not a package spec (name, then a version)")
+    name, rest = match.groups()
+    if name.lower() in _NOT_INSTALLED:
+        return None
+    rest = rest.replace(" ", "")
+    if rest.startswith("=") and not rest.startswith("=="):  # conda's fuzzy "=1.26" is a prefix match
+        version = rest[1:].split("=", 1)[0]
+        return f"{name}=={version}.*" if version else name
+    return f"{name}{rest}"
 
 
 def _requirement_lines(file_path: str) -> list[str]:

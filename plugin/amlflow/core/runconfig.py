@@ -11,10 +11,24 @@ from __future__ import annotations
 from typing import Any
 
 from amlflow.core.conda_dependencies import CondaDependencies
-from amlflow.core.environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, Environment
+from amlflow.core.databricks import EggLibrary, JarLibrary, MavenLibrary, PyPiLibrary, RCranLibrary
+from amlflow.core.environment import DEFAULT_CPU_IMAGE, DEFAULT_GPU_IMAGE, Environment, SparkPackage, SparkSection
 from amlflow.exceptions import UserErrorException
 
-__all__ = ["DEFAULT_CPU_IMAGE", "DEFAULT_GPU_IMAGE", "DockerConfiguration", "RunConfiguration"]
+# Azure ML's runconfig module exports the library and Spark classes too; samples import them from here.
+__all__ = [
+    "DEFAULT_CPU_IMAGE",
+    "DEFAULT_GPU_IMAGE",
+    "DockerConfiguration",
+    "EggLibrary",
+    "JarLibrary",
+    "MavenLibrary",
+    "PyPiLibrary",
+    "RCranLibrary",
+    "RunConfiguration",
+    "SparkPackage",
+    "SparkSection",
+]
 
 
 class DockerConfiguration:

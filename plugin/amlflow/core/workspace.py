@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 CONFIG_FOLDERS = (".azureml", "aml_config", "")
 CONFIG_FILE = "config.json"
+#: ``ws.location`` of a workspace whose config names no location.
+DEFAULT_LOCATION = "airflow"
 
 
 class Workspace:
@@ -36,10 +38,12 @@ class Workspace:
         _cloud: str = "AzureCloud",
         **kwargs: Any,
     ) -> None:
-        self.subscription_id = subscription_id
-        self.resource_group = resource_group
+        # Azure's identifiers are kept as given (strings, so the samples' ``'Azure region: ' + ws.location``
+        # prints): the workspace is this deployment, which has no subscription and no region.
+        self.subscription_id = subscription_id or ""
+        self.resource_group = resource_group or ""
         self.name = workspace_name or "amlflow"
-        self.location = _location
+        self.location = _location or DEFAULT_LOCATION
         self.sku = sku
         self.tags = dict(tags or {})
         self._auth = auth
@@ -71,6 +75,7 @@ class Workspace:
             resource_group=data.get("resource_group"),
             workspace_name=data.get("workspace_name"),
             auth=auth,
+            _location=data.get("location"),
             api_url=data.get("api_url"),
             _config_path=found,
         )
@@ -106,6 +111,7 @@ class Workspace:
             "subscription_id": self.subscription_id,
             "resource_group": self.resource_group,
             "workspace_name": self.name,
+            "location": self.location,
         }
         if self.api_url:
             body["api_url"] = self.api_url

@@ -21,11 +21,10 @@ def container_arguments(step: Any, pipeline: Any, common: dict[str, Any]) -> dic
     The image recipe also goes into ``common["compute_target"]``: the step's reuse fingerprint covers the
     compute spec, so a changed environment is a changed step.
     """
+    if not step.in_container(pipeline):
+        return None
     runconfig = getattr(step, "runconfig", None)
     compute = resolve_compute(pipeline.workspace, getattr(step, "compute_target", None))
-    wants_docker = runconfig is not None and bool(getattr(runconfig, "uses_docker", False))
-    if not isinstance(compute, DockerCompute) and not wants_docker:
-        return None
     environment = getattr(runconfig, "environment", None) or Environment("default")
     try:
         recipe = environment.image_recipe()

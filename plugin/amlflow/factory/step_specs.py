@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from amlflow.data.data_reference import DataReference
+from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_data, input_port_name
 from amlflow.pipeline.core.graph import PipelineParameter
 
@@ -31,7 +32,10 @@ def input_specs(step: PipelineStep) -> list[dict[str, Any]]:
     for item, port in zip(step.inputs, step.input_names(), strict=True):
         data = input_data(item)
         binding = item if isinstance(item, InputPortBinding) else None
-        if isinstance(data, DataReference):
+        if isinstance(data, SqlDataReference):
+            sql = data.query()
+            specs.append({"name": port, "kind": "SqlDataReference", "datastore": data.datastore.name, "sql": sql})
+        elif isinstance(data, DataReference):
             specs.append(
                 {
                     "name": port,

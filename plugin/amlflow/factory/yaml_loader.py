@@ -16,12 +16,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from amlflow.core.compute import AmlCompute, ComputeTarget
+from amlflow.core.compute import COMPUTE_KINDS, AmlCompute, ComputeTarget, DatabricksCompute
 from amlflow.core.datastore import Datastore
 from amlflow.core.workspace import Workspace
 from amlflow.data.data_reference import DataReference
+from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import AmlflowError, ComputeTargetException
 from amlflow.factory import yaml_cache
+from amlflow.factory.runconfig_spec import runconfig_from_spec
 from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
 from amlflow.factory.yaml_kinds import step_kinds
 from amlflow.factory.yaml_schema import REFERENCE_PATTERN, describe, schema_errors
@@ -161,7 +163,7 @@ class _Builder:
             self.workspace,
             [step for _, step in steps],
             description=spec.get("description"),
-            default_datastore=Datastore(self.workspace, default_datastore) if default_datastore else None,
+            default_datastore=Datastore._named(self.workspace, default_datastore) if default_datastore else None,
             default_source_directory=spec.get("default_source_directory"),
         )
         pipeline.source_file = self.file
@@ -196,18 +198,21 @@ class _Builder:
 
     def _computes(self) -> None:
         for name, config in (self.spec.get("computes") or {}).items():
-            config = {k: v for k, v in (config or {}).items() if k != "type"}
+            config = dict(config or {})
+            kind = config.pop("type", "AmlCompute")
             try:
-                ComputeTarget.create(self.workspace, name, AmlCompute.provisioning_configuration(**config))
+                declare_compute(self.workspace, name, kind, config)
             except ComputeTargetException as exc:
                 self.fail(["computes", name], str(exc))
 
     def _data(self) -> None:
         for name, config in (self.spec.get("data_references") or {}).items():
             config = dict(config)
-            datastore = Datastore(self.workspace, config.pop("datastore"))
+            datastore = Datastore._named(self.workspace, config.pop("datastore"))
+            sql = set(config) & {"sql_table", "sql_query", "sql_stored_procedure"}
+            kind = SqlDataReference if sql else DataReference
             try:
-                self.data[name] = DataReference(datastore=datastore, data_reference_name=name, **config)
+                self.data[name] = kind(datastore=datastore, data_reference_name=name, **config)
             except AmlflowError as exc:
                 self.fail(["data_references", name], str(exc))
         for name, config in (self.spec.get("pipeline_data") or {}).items():
@@ -218,7 +223,7 @@ class _Builder:
             datastore = config.pop("datastore", None)
             try:
                 self.data[name] = PipelineData(
-                    name, datastore=Datastore(self.workspace, datastore) if datastore else None, **config
+                    name, datastore=Datastore._named(self.workspace, datastore) if datastore else None, **config
                 )
             except AmlflowError as exc:
                 self.fail(["pipeline_data", name], str(exc))
@@ -247,6 +252,8 @@ class _Builder:
                 for key, value in item.items()
                 if key not in ("kind", "run_after")
             }
+            if isinstance(arguments.get("runconfig"), dict):
+                arguments["runconfig"] = runconfig_from_spec(arguments["runconfig"])
             try:
                 step = cls(**arguments)
             except (AmlflowError, ValueError, TypeError) as exc:
@@ -281,7 +288,7 @@ class _Builder:
     def _reference(self, value: str, path: list[str | int]) -> Any:
         kind, name = value[1:].split(".", 1)
         if kind == "datastore":
-            return Datastore(self.workspace, name)
+            return Datastore._named(self.workspace, name)
         if kind == "output":
             return self._step_output(value, name, path)
         table: dict[str, Any] = {
@@ -336,6 +343,22 @@ class _Builder:
             if isinstance(item[field], list):
                 path.extend(_item_naming(item[field], message))
         self.fail(path, message, where=f"{step_name}.{field}")
+
+
+def declare_compute(workspace: Workspace, name: str, kind: str, config: dict[str, Any]) -> ComputeTarget:
+    """The compute target a definition declares: created (AmlCompute) or attached, as the Python API does.
+
+    A Databricks workspace is declared by name only: its connection (with the token) must exist on the
+    deployment (``amlflow computes sync``); a definition never carries a secret.
+    """
+    if kind == "AmlCompute":
+        return ComputeTarget.create(workspace, name, AmlCompute.provisioning_configuration(**config))
+    if kind == "DatabricksCompute":
+        target = DatabricksCompute(workspace, name)
+        target.resource_group, target.workspace_name = config.get("resource_group"), config.get("workspace_name")
+        workspace._register_compute(target)
+        return target
+    return ComputeTarget.attach(workspace, name, COMPUTE_KINDS[kind].attach_configuration(**config))
 
 
 def _item_naming(items: list[Any], message: str) -> list[int]:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from amlflow.factory.runconfig_spec import SCHEMA as RUNCONFIG_SCHEMA
 from amlflow.factory.yaml_errors import DefinitionError
 from amlflow.factory.yaml_kinds import constructor_parameters, step_kinds
 from amlflow.factory.yaml_source import YamlDocument
@@ -58,7 +59,44 @@ STEP_FIELDS: dict[str, dict[str, Any]] = {
     "allow_reuse": {"type": "boolean"},
     "params": {"type": "object", "additionalProperties": _SCALAR},
     "version": {"type": "string"},
+    "runconfig": RUNCONFIG_SCHEMA,
 }
+#: Each compute kind a definition declares, with its settings (``type`` defaults to AmlCompute).
+COMPUTE_FIELDS: dict[str, dict[str, Any]] = {
+    "AmlCompute": {
+        "vm_size": {"type": "string"},
+        "vm_priority": {"enum": ["dedicated", "lowpriority"]},
+        "min_nodes": {"type": "integer", "minimum": 0},
+        "max_nodes": {"type": "integer", "minimum": 1},
+        "idle_seconds_before_scaledown": {"type": "integer", "minimum": 0},
+    },
+    "DockerCompute": {
+        "docker_url": {"type": ["string", "null"]},
+        "docker_conn_id": {"type": ["string", "null"]},
+        "max_nodes": {"type": "integer", "minimum": 1},
+        "network_mode": {"type": ["string", "null"]},
+    },
+    "DatabricksCompute": {
+        "resource_group": {"type": ["string", "null"]},
+        "workspace_name": {"type": ["string", "null"]},
+    },
+    "AdlaCompute": {"resource_group": {"type": ["string", "null"]}, "account_name": {"type": ["string", "null"]}},
+    "DataFactoryCompute": {
+        "resource_group": {"type": ["string", "null"]},
+        "factory_name": {"type": ["string", "null"]},
+    },
+}
+
+
+def _compute_schema(kind: str) -> dict[str, Any]:
+    kind_schema: dict[str, Any] = {"const": kind}
+    if kind == "AmlCompute":
+        kind_schema = {"enum": [kind]}
+    properties = {"type": kind_schema, **COMPUTE_FIELDS[kind]}
+    required = [] if kind == "AmlCompute" else ["type"]
+    return {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
+
+
 RUN_AFTER = {
     "type": "array",
     "items": {"type": "string"},
@@ -113,24 +151,14 @@ def pipeline_schema() -> dict[str, Any]:
             "default_source_directory": {"type": "string", "description": "Relative to the YAML file's folder."},
             "computes": {
                 "type": "object",
-                "description": "Compute targets to create (ComputeTarget.create), by name.",
+                "description": "Compute targets to create or attach (ComputeTarget.create / attach), by name.",
                 "propertyNames": {"pattern": r"^[A-Za-z][A-Za-z0-9-]{1,31}$"},
-                "additionalProperties": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "type": {"const": "AmlCompute"},
-                        "vm_size": {"type": "string"},
-                        "vm_priority": {"enum": ["dedicated", "lowpriority"]},
-                        "min_nodes": {"type": "integer", "minimum": 0},
-                        "max_nodes": {"type": "integer", "minimum": 1},
-                        "idle_seconds_before_scaledown": {"type": "integer", "minimum": 0},
-                    },
-                },
+                "additionalProperties": {"oneOf": [_compute_schema(kind) for kind in COMPUTE_FIELDS]},
             },
             "data_references": {
                 "type": "object",
-                "description": "DataReference objects, by data_reference_name.",
+                "description": "DataReference objects, by data_reference_name (SqlDataReference with sql_table "
+                "or sql_query).",
                 "propertyNames": word,
                 "additionalProperties": {
                     "type": "object",
@@ -142,6 +170,9 @@ def pipeline_schema() -> dict[str, Any]:
                         "mode": {"enum": ["mount", "download", "upload"]},
                         "path_on_compute": {"type": "string"},
                         "overwrite": {"type": "boolean"},
+                        "sql_table": {"type": "string"},
+                        "sql_query": {"type": "string"},
+                        "sql_stored_procedure": {"type": "string"},
                     },
                 },
             },

@@ -19,19 +19,20 @@ from typing import Any
 
 import yaml
 
-from amlflow.core.compute import AmlCompute, ComputeTarget, DatabricksCompute, DataFactoryCompute
+from amlflow.core.compute import COMPUTE_KINDS, ComputeTarget
 from amlflow.core.datastore import Datastore
+from amlflow.core.runconfig import RunConfiguration
 from amlflow.data.data_reference import DataReference
+from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import UserErrorException
+from amlflow.factory.runconfig_spec import runconfig_spec
 from amlflow.factory.yaml_kinds import step_kinds
-from amlflow.factory.yaml_schema import REFERENCE_PATTERN
+from amlflow.factory.yaml_schema import COMPUTE_FIELDS, REFERENCE_PATTERN
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep
 from amlflow.pipeline.core.graph import PipelineParameter
 from amlflow.pipeline.core.pipeline import Pipeline
 
 _REFERENCE = re.compile(REFERENCE_PATTERN)
-#: Compute targets a bare name stands for in a step's ``compute_target`` (the loader resolves the name).
-_BY_NAME = (DatabricksCompute, DataFactoryCompute)
 #: PipelineData constructor fields, with the value that need not be written.
 _PIPELINE_DATA_FIELDS = {
     "output_mode": "mount",
@@ -166,6 +167,8 @@ class _Writer:
             return f"$datastore.{value.name}"
         if isinstance(value, ComputeTarget):
             return self._compute(value, where)
+        if isinstance(value, RunConfiguration):
+            return runconfig_spec(value, lambda target: self._value(target, f"{where}.target"))
         if isinstance(value, str):
             if _REFERENCE.match(value):
                 raise DefinitionNotWritable(f"{where}: the text {value!r} would read as a reference in YAML")
@@ -205,23 +208,22 @@ class _Writer:
         return spec
 
     def _compute(self, target: ComputeTarget, where: str) -> str:
-        if type(target) is AmlCompute:
-            config = {"type": "AmlCompute", "vm_size": target.vm_size, "min_nodes": target.min_nodes}
-            config["max_nodes"] = target.max_nodes
-            self._declare(
-                "computes", target.name, target, {k: v for k, v in config.items() if v is not None}, where, "$compute"
+        kind = next((k for k, cls in COMPUTE_KINDS.items() if type(target) is cls), None)
+        if kind is None:
+            raise DefinitionNotWritable(
+                f"{where}: a {type(target).__name__} compute target can not be sent to the deployment yet; "
+                "publish this pipeline from a DAG file instead"
             )
-            return f"$compute.{target.name}"
-        if isinstance(target, _BY_NAME):
-            return target.name
-        raise DefinitionNotWritable(
-            f"{where}: a {type(target).__name__} compute target can not be sent to the deployment yet; "
-            "publish this pipeline from a DAG file instead"
-        )
+        config = {"type": kind, **{field: getattr(target, field, None) for field in COMPUTE_FIELDS[kind]}}
+        spec = {key: value for key, value in config.items() if value is not None}
+        return self._declare("computes", target.name, target, spec, where, "$compute")
 
 
 def _data_reference(reference: DataReference) -> dict[str, Any]:
     spec: dict[str, Any] = {"datastore": reference.datastore.name}
+    if isinstance(reference, SqlDataReference):
+        fields = ("sql_table", "sql_query", "sql_stored_procedure")
+        return {**spec, **{key: getattr(reference, key) for key in fields if getattr(reference, key)}}
     if reference.path_on_datastore:
         spec["path_on_datastore"] = reference.path_on_datastore
     if reference.mode != "mount":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +14,9 @@ from amlflow.exceptions import StepFailedError
 from amlflow.runtime.inputs import locate_input, resolve_input
 from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.runtime.written_outputs import commit_written_output
-from amlflow.storage import DatastoreBackend, FileInfo, get_backend
+from amlflow.storage import DatastoreBackend, FileInfo, get_backend, leases
 from amlflow.storage.base import join
+from amlflow.storage.local import LocalBackend
 from amlflow.storage.manifest import Manifest
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -28,6 +30,11 @@ class DataTransferStepOperator(BaseOperator):
     (and with ``overwrite`` the files under it); after it, every copied file must be at its place with the
     source's size, and MD5 (or SHA-256 between local stores) where both sides have one; only then is the
     destination's manifest written and its DataLocation pushed as the step's output.
+
+    A ``SqlDataReference`` source (``kind: SqlDataReference``, its ``sql``) is run on its database and its
+    rows written as one CSV file (``SqlBackend.export_csv``) in a leased scratch folder, then copied and
+    checked the same way: to the destination itself when it is a ``'file'``, else as
+    ``<input name>.csv`` in the destination folder.
 
     :param destination: ``{"datastore", "path", "overwrite"}`` of the destination DataReference.
     :param source_reference_type: ``'file'``, ``'directory'`` or None (found from the source).
@@ -68,6 +75,8 @@ class DataTransferStepOperator(BaseOperator):
     def _copy(self, context: Any) -> None:
         ti = context["ti"]
         spec = self.inputs[0]
+        if spec["kind"] == "SqlDataReference":
+            return self._export(ti, spec)
         source, source_path = resolve_input(spec, locate_input(spec, ti))
         dest = get_backend(self.destination["datastore"])
         dest_root = self.destination["path"].strip("/")
@@ -89,11 +98,7 @@ class DataTransferStepOperator(BaseOperator):
             placed = {f.path: join(dest_root, f.path[len(base) :].lstrip("/")) for f in files}
             copy_from, copy_to = source_path, dest_root
 
-        # Un-commit first: from here until the new manifest, no step reads the destination.
-        dest.delete(Manifest.path_for(dest_root))
-        if self.destination.get("overwrite"):
-            removed = dest.delete_prefix(dest_root)
-            self.log.info("overwrite: removed %d files under %s", removed, dest.uri(dest_root))
+        self._uncommit(dest, dest_root)
         total = sum(f.size for f in files)
         self.log.info(
             "Copying %d files (%d bytes) from %s (%s) to %s (%s)",
@@ -104,11 +109,66 @@ class DataTransferStepOperator(BaseOperator):
             dest.uri(copy_to),
             dest.kind,
         )
+        self._place(ti, source, copy_from, files, dest, copy_to, placed, dest_root)
+
+    def _uncommit(self, dest: DatastoreBackend, dest_root: str) -> None:
+        """From here until the new manifest, no step reads the destination."""
+        dest.delete(Manifest.path_for(dest_root))
+        if self.destination.get("overwrite"):
+            removed = dest.delete_prefix(dest_root)
+            self.log.info("overwrite: removed %d files under %s", removed, dest.uri(dest_root))
+
+    def _place(
+        self,
+        ti: Any,
+        source: DatastoreBackend,
+        copy_from: str,
+        files: list[FileInfo],
+        dest: DatastoreBackend,
+        copy_to: str,
+        placed: dict[str, str],
+        dest_root: str,
+    ) -> None:
+        """Copy, check every file, commit the destination and push its location as the step's output."""
         dest.copy_from(source, copy_from, copy_to)
         checked = self._verify(source, files, dest, placed, dest_root)
         self.log.info("Verified %d files: sizes, and %s", len(files), checked)
         location = commit_written_output(dest, dest_root)
         ti.xcom_push(key=self.outputs[0]["name"], value=location.to_xcom())
+
+    def _export(self, ti: Any, spec: dict[str, Any]) -> None:
+        """A SqlDataReference: its rows as one CSV file at the destination, checked, then committed."""
+        from amlflow.storage.sql import SqlBackend
+
+        source = get_backend(spec["datastore"])
+        if not isinstance(source, SqlBackend):
+            raise StepFailedError(
+                f"step {self.task_id!r}: input {spec['name']!r} is a SqlDataReference, but datastore "
+                f"{spec['datastore']!r} is not a SQL database ({source.kind}: {source.uri('')})"
+            )
+        dest = get_backend(self.destination["datastore"])
+        dest_root = self.destination["path"].strip("/")
+        dest_type = self.destination_reference_type
+        if dest_type is None:  # Azure ML: the type of what is there; a new path is a directory
+            there = dest.list_files(dest_root)
+            dest_type = "file" if len(there) == 1 and there[0].path == dest_root else "directory"
+        target = dest_root if dest_type == "file" else join(dest_root, f"{spec['name']}.csv")
+        self._uncommit(dest, dest_root)
+        with leases.take(leases.work_root(), "sql-") as scratch:
+            rows = source.export_csv(spec["sql"], os.path.join(scratch.path, "rows.csv"))
+            exported = LocalBackend(f"{spec['name']}-export", scratch.path)
+            files = exported.list_files("rows.csv")
+            self.log.info(
+                "Exported %d rows (%d bytes of CSV) of %s from %s (%s) to %s (%s)",
+                rows,
+                files[0].size,
+                _one_line(spec["sql"]),
+                source.uri(""),
+                source.datastore_type,
+                dest.uri(target),
+                dest.kind,
+            )
+            self._place(ti, exported, "rows.csv", files, dest, target, {"rows.csv": target}, dest_root)
 
     def _verify(
         self,
@@ -135,6 +195,11 @@ class DataTransferStepOperator(BaseOperator):
                 raise StepFailedError(f"step {self.task_id!r}: {algorithm} of the copy differs: {where}")
             compared[algorithm] = compared.get(algorithm, 0) + 1
         return ", ".join(f"{algo} of {n}" for algo, n in sorted(compared.items())) or "no digest (none known)"
+
+
+def _one_line(sql: str, limit: int = 200) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _common_digest(source_tag: str, dest_tag: str, source: DatastoreBackend, dest: DatastoreBackend) -> str | None:

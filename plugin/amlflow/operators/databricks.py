@@ -42,7 +42,7 @@ from amlflow.hooks.databricks import DatabricksStepHook
 from amlflow.runtime.inputs import locate_input, resolve_input
 from amlflow.runtime.tries import step_retry_arguments
 from amlflow.runtime.written_outputs import clear_output, commit_written_output
-from amlflow.storage import get_backend
+from amlflow.storage import dbfs, get_backend
 from amlflow.storage.location import output_path, run_path
 
 
@@ -123,14 +123,16 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
 
     # -- the task ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> None:
-        ti = context["ti"]
-        self.polling_period_seconds = self._polling or config.get_int("databricks_polling_seconds")
-        self._uris = {**self._input_uris(ti), **self._output_uris(ti)}
-        self.tasks = [self._task_body(ti)]
-        self.idempotency_token = _idempotency_token(ti)
-        if self._race_retry_only and ti.try_number > 1:
-            self._stop_if_stored_run_failed(context)
-        return self.execute_resumable(context)
+        # DBFS datastores are the DBFS of this step's Databricks workspace, and only here (Azure ML's rule).
+        with dbfs.through(self._hook):
+            ti = context["ti"]
+            self.polling_period_seconds = self._polling or config.get_int("databricks_polling_seconds")
+            self._uris = {**self._input_uris(ti), **self._output_uris(ti)}
+            self.tasks = [self._task_body(ti)]
+            self.idempotency_token = _idempotency_token(ti)
+            if self._race_retry_only and ti.try_number > 1:
+                self._stop_if_stored_run_failed(context)
+            return self.execute_resumable(context)
 
     def submit_job(self, context: Any) -> int:
         """A fresh run: clear what an earlier try left at the outputs, upload the script, submit."""
@@ -188,7 +190,8 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         validate_trigger_event(event)
         self.run_id = int(event["run_id"])
         self._raise_unless_successful(RunState.from_json(event["run_state"]), event["run_page_url"])
-        self.get_job_result(self.run_id, context)
+        with dbfs.through(self._hook):
+            self.get_job_result(self.run_id, context)
 
     def get_job_result(self, external_id: Any, context: Any) -> None:
         """The run succeeded: show its output, then commit every output folder it wrote."""

@@ -100,3 +100,20 @@ def read_log(dag_id: str, run_id: str, task_id: str, stream: str = "stdout") -> 
     backend = get_backend(config.get("default_datastore"))
     path = artifact_path(dag_id, run_id, task_id, f"{stream}.txt")
     return backend.read_bytes(path).decode(errors="replace") if backend.exists(path) else ""
+
+
+def artifact_names(dag_id: str, run_id: str, task_id: str) -> list[str]:
+    """The names of a step run's stored files (``stdout.txt``, ``stderr.txt``, ``metrics.json``), sorted."""
+    backend = get_backend(config.get("default_datastore"))
+    base = artifact_path(dag_id, run_id, task_id, "").rstrip("/")
+    return sorted(info.path[len(base) :].lstrip("/") for info in backend.list_files(base))
+
+
+def download_artifact(dag_id: str, run_id: str, task_id: str, name: str, local_path: str) -> None:
+    """Download one stored file of a step run; a name it does not have raises naming what it has."""
+    from amlflow.exceptions import UserErrorException
+
+    names = artifact_names(dag_id, run_id, task_id)
+    if name not in names:
+        raise UserErrorException(f"step run {run_id}/{task_id} has no file {name!r} (its files: {', '.join(names)})")
+    get_backend(config.get("default_datastore")).download_file(artifact_path(dag_id, run_id, task_id, name), local_path)

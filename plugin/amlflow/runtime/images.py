@@ -68,6 +68,8 @@ def ensure_image(client: APIClient, recipe: dict[str, Any], log: logging.Logger)
         log.info("Environment %r: image %s exists, reusing it", recipe["name"], tag)
         return tag
     log.info("Environment %r: building image %s from %s with %s", recipe["name"], tag, base, recipe["pip_packages"])
+    for conda, pip in recipe.get("conda_substitutions", []):
+        log.info("Environment %r: conda package %s is installed with pip as %s", recipe["name"], conda, pip)
     with tempfile.TemporaryDirectory(prefix="amlflow-image-") as context:
         _download_wheels(recipe, os.path.join(context, "wheels"), log)
         with open(os.path.join(context, "Dockerfile"), "w") as handle:
@@ -108,7 +110,9 @@ def _download_wheels(recipe: dict[str, Any], dest: str, log: logging.Logger) -> 
     result = subprocess.run([*argv, *recipe["pip_packages"]], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join(result.stderr.strip().splitlines()[-config.get_int("stderr_tail_lines") :])
+        substituted = [conda for conda, _ in recipe.get("conda_substitutions", [])]
+        hint = f" (conda packages {substituted} are looked for on PyPI under the same names)" if substituted else ""
         raise StepFailedError(
-            f"environment {recipe['name']!r}: pip could not download {recipe['pip_packages']}:\n{tail}"
+            f"environment {recipe['name']!r}: pip could not download {recipe['pip_packages']}{hint}:\n{tail}"
         )
     log.info("Downloaded %d package files for environment %r", len(os.listdir(dest)), recipe["name"])

@@ -27,6 +27,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.storage import get_backend, leases
+from amlflow.storage.base import PermanentDatastoreError
 
 #: ``task_state_store`` key of the latest try's record.
 TRY_KEY = "amlflow_try"
@@ -57,22 +58,24 @@ def step_try(
 ) -> Iterator[None]:
     """Around one try: explain a retry, clean up after killed tries, record how this try ends.
 
-    With ``retries_are_ours`` (see :func:`step_retry_arguments`) a ``StepFailedError`` fails the task for
-    good: Airflow retries only a try that could not finish, or failed for a passing reason.
+    With ``retries_are_ours`` (see :func:`step_retry_arguments`) a ``StepFailedError`` (or a datastore used
+    as its kind never allows) fails the task for good: Airflow retries only a try that could not finish,
+    or failed for a passing reason.
     """
     ti = context["ti"]
     store = context.get("task_state_store")
     previous = store.get(TRY_KEY) if store is not None else None
     if ti.try_number > 1:
         log.warning("%s", retry_reason(ti.try_number, previous))
-    for owner in remove_orphans(output_datastores):
-        log.warning("Removed what a killed task left behind: %s", describe_owner(owner))
     _record(store, ti.try_number, "running")
     try:
+        for owner in remove_orphans(output_datastores):  # inside: an output datastore may not be registered
+            log.warning("Removed what a killed task left behind: %s", describe_owner(owner))
         yield
     except BaseException as error:
         _record(store, ti.try_number, "failed", type(error).__name__)
-        if retries_are_ours and isinstance(error, StepFailedError) and not isinstance(error, AirflowFailException):
+        final = isinstance(error, StepFailedError | PermanentDatastoreError)
+        if retries_are_ours and final and not isinstance(error, AirflowFailException):
             raise FinalStepFailedError(str(error)) from error
         raise
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from amlflow.exceptions import DatastoreError
 from amlflow.storage import leases
 from amlflow.storage.manifest import Manifest
 
@@ -27,6 +28,11 @@ class FileInfo:
     path: str
     size: int
     tag: str
+
+
+class PermanentDatastoreError(DatastoreError):
+    """A datastore that is not registered, or used as its kind never allows (files of a SQL database, DBFS
+    outside a DatabricksStep): the step fails at once, with no retry, since no retry can help."""
 
 
 def join(*parts: str) -> str:
@@ -49,6 +55,38 @@ class OutputStaging(abc.ABC):
     @abc.abstractmethod
     def abort(self) -> None:
         """Drop whatever was written; nothing becomes visible as an output."""
+
+
+class UploadStaging(OutputStaging):
+    """Written in a leased local scratch folder; committed by uploading its files, then the manifest.
+
+    For backends that stage outside the datastore (Azure Blob, Azure Files): nothing is visible in the
+    datastore until the commit, and a commit replaces whatever an earlier try left at the path.
+    """
+
+    def __init__(self, backend: DatastoreBackend, path: str, lease: leases.Lease) -> None:
+        super().__init__(backend, path, lease.path)
+        self._lease = lease
+
+    def commit(self) -> Manifest:
+        backend = self.backend
+        manifest = Manifest.of_folder(self.local_dir)
+        # An earlier try may have committed, or half-uploaded, this output: un-commit it first, and drop
+        # files of that try the new manifest does not list, so the prefix holds exactly this output.
+        backend.delete(Manifest.path_for(self.path))
+        keep = {join(self.path, entry["path"]) for entry in manifest.files}
+        stale = [info for info in backend.list_files(self.path) if info.path not in keep]
+        backend.run_parallel(lambda info: backend.delete(info.path), stale)
+        backend.upload_many(
+            (os.path.join(self.local_dir, *entry["path"].split("/")), join(self.path, entry["path"]))
+            for entry in manifest.files
+        )
+        backend.write_manifest(self.path, manifest)
+        self._lease.release()
+        return manifest
+
+    def abort(self) -> None:
+        self._lease.release()
 
 
 class DatastoreBackend(abc.ABC):

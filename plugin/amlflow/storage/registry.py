@@ -1,8 +1,12 @@
-"""Datastore name -> backend, resolved when a task runs.
+"""Datastore name -> backend, resolved when a task runs; and whether a name is registered at all.
 
 A datastore name is an Airflow connection id. What the connection points at decides the backend; a name
-with no connection (AML's ``workspaceblobstore`` and ``workspacefilestore`` included) is a local folder
-under ``[amlflow] local_datastore_root``, so a pipeline runs on one machine with no setup at all.
+with no connection is a local folder under ``[amlflow] local_datastore_root`` if that folder exists, or if
+it is AML's ``workspaceblobstore`` or ``workspacefilestore`` or the default datastore (made on first use,
+so a pipeline runs on one machine with no setup at all); any other name is not registered, and using it
+fails with Azure ML's "Could not find datastore" (never a new folder a typo would make).
+Registered names are case-insensitive, as in Azure ML: a name is looked up as written, then in lowercase
+(what ``Datastore.register_*`` stores).
 """
 
 from __future__ import annotations
@@ -13,9 +17,13 @@ import threading
 
 from amlflow import config
 from amlflow.exceptions import DatastoreError
-from amlflow.storage.base import DatastoreBackend
+from amlflow.storage.base import DatastoreBackend, PermanentDatastoreError
+from amlflow.storage.connections import SQL_CONNECTION_TYPES, datastore_type
 from amlflow.storage.local import LocalBackend
 from amlflow.storage.names import datastore_name_problem
+
+#: Azure ML's datastores that every workspace has: here local folders until a connection says otherwise.
+WELL_KNOWN = ("workspaceblobstore", "workspacefilestore")
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +50,12 @@ def _resolve(name: str) -> DatastoreBackend:
     problem = datastore_name_problem(name)
     if problem:
         raise DatastoreError(f"datastore {problem}")
-    connection = _find_connection(name)
+    connection = find_connection(name)
     if connection is None:
         root = os.path.join(config.local_datastore_root(), name)
+        if not (_always_there(name) or os.path.isdir(root)):
+            # Not a new folder: on many machines each worker would make its own, and a typo would go unseen.
+            raise PermanentDatastoreError(not_found_message(name))
         log.info("Datastore %r has no Airflow connection: using the local folder %s", name, root)
         return LocalBackend(name, root)
     if connection.conn_type == "fs":
@@ -56,10 +67,63 @@ def _resolve(name: str) -> DatastoreBackend:
         from amlflow.storage.blob import BlobBackend
 
         return BlobBackend.from_connection(name, connection)
+    if connection.conn_type == "azure_fileshare":
+        from amlflow.storage.fileshare import FileShareBackend
+
+        return FileShareBackend.from_connection(name, connection)
+    if connection.conn_type == "dbfs":
+        from amlflow.storage.dbfs import DbfsBackend
+
+        return DbfsBackend(name)
+    if connection.conn_type in SQL_CONNECTION_TYPES:
+        from amlflow.storage.sql import SqlBackend
+
+        return SqlBackend(name, connection)
     raise DatastoreError(
         f"datastore {name!r}: connection type {connection.conn_type!r} is not a datastore amlflow knows "
-        "(use 'wasb' for Azure Blob or 'fs' for a local folder)"
+        "(use 'wasb' for Azure Blob or ADLS Gen2, 'azure_fileshare' for Azure Files, 'dbfs', "
+        "'postgres', 'mysql' or 'mssql' for a SQL database, or 'fs' for a local folder)"
     )
+
+
+def lookup(name: str) -> tuple[str, str] | None:
+    """``(name as registered, Azure ML's datastore type)`` if datastore ``name`` is registered here, else None.
+
+    Registered means: an Airflow connection of that id (environment, secrets backends, metadata
+    database; as written, else in lowercase), or a folder of that name under ``[amlflow]
+    local_datastore_root``; AML's well-known ``workspaceblobstore`` and ``workspacefilestore`` always are.
+    Nothing is cached: a registration made a moment ago counts.
+    """
+    if datastore_name_problem(name):
+        return None
+    connection = find_connection(name)
+    if connection is not None:
+        return connection.conn_id, datastore_type(connection)
+    if _always_there(name) or os.path.isdir(os.path.join(config.local_datastore_root(), name)):
+        return name, "Local"
+    return None
+
+
+def _always_there(name: str) -> bool:
+    """AML's well-known datastores and ``[amlflow] default_datastore``: a local folder made on first use."""
+    return name in WELL_KNOWN or name == config.get("default_datastore")
+
+
+def not_found_message(name: str) -> str:
+    """Azure ML's error for a datastore that is not registered, and what registered means here."""
+    return (
+        f"Could not find datastore: {name} (there is no Airflow connection {name!r} and no local datastore "
+        f"folder {name!r} under [amlflow] local_datastore_root; register it with a Datastore.register_* "
+        "method, or create that folder)"
+    )
+
+
+def find_connection(name: str):
+    """The Airflow connection of datastore ``name`` (as written, else in lowercase), or None."""
+    found = _find_connection(name)
+    if found is None and name != name.lower():
+        found = _find_connection(name.lower())
+    return found
 
 
 def _find_connection(name: str):

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from amlflow.data.data_reference import DataReference
+from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core._source import caller_file
 from amlflow.storage.names import datastore_name_problem
@@ -259,6 +260,12 @@ class PipelineStep:
                 problem = datastore_name_problem(datastore.name) if datastore is not None else None
                 if problem:
                     errors.append((field, f"datastore {problem}"))
+        if self.kind != "DataTransferStep":
+            errors.extend(
+                ("inputs", f"{data!r}: a SqlDataReference can only be the source of a DataTransferStep")
+                for data in (input_data(i) for i in self._inputs)
+                if isinstance(data, SqlDataReference)
+            )
         # A binding or reference in arguments matches the input of the same port name (users often write
         # ``data.as_download()`` twice); a PipelineData matches by identity, as it may be an input or an output.
         input_ports = {input_port_name(i) for i in self._inputs}

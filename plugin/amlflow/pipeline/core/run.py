@@ -89,9 +89,31 @@ class PipelineRun:
             )
         return deployment.publish_run(self, name, description, version, continue_on_step_failure)
 
+    def get_children(
+        self,
+        recursive: bool = False,
+        tags: Any = None,
+        properties: Any = None,
+        type: str | None = None,
+        status: str | None = None,
+        _rehydrate_runs: bool = True,
+    ) -> list[StepRun]:
+        """The step runs that have started, newest start first (as Azure ML lists a run's children).
+
+        ``status`` keeps those in that status; steps have no children of their own (``recursive`` is moot).
+        """
+        if tags or properties or type:
+            raise UserErrorException(
+                "PipelineRun.get_children: amlflow's step runs carry no tags, properties or run type to filter "
+                "on; filter the list yourself (by name, status)"
+            )
+        started = [step for step in self._all_steps() if step._status() != "NotStarted"]
+        started.sort(key=lambda step: step._entity["Status"].get("StartTime") or "", reverse=True)
+        return [step for step in started if status is None or step._status() == status]
+
     def get_steps(self) -> list[StepRun]:
-        """The steps that have started (Azure ML lists a run's steps once they are submitted)."""
-        return [step for step in self._all_steps() if step._entity["Status"]["StatusCode"] != "NotStarted"]
+        """The steps that have started, newest start first (``get_children()``)."""
+        return self.get_children()
 
     def _all_steps(self) -> list[StepRun]:
         return [StepRun._from_entity(self, entity) for entity in self._client.step_runs(self.id)]
@@ -279,6 +301,28 @@ class StepRun:
 
         return read_log(*self._artifact_owner(), "stderr")
 
+    def get_job_log(self) -> str:
+        """The step's task log in Airflow (its latest try), as text."""
+        return self._client.task_log(self._pipeline_run.pipeline_id, self.pipeline_run_id, self.name)
+
+    def get_details_with_logs(self) -> dict[str, Any]:
+        """``get_details()`` with ``logFiles``: the script's stdout and stderr, by file name."""
+        details = dict(self.get_details())
+        details["logFiles"] = {"stdout.txt": self.get_stdout_log(), "stderr.txt": self.get_stderr_log()}
+        return details
+
+    def get_file_names(self) -> list[str]:
+        """The files stored with the step run (its logs and metrics), as names ``download_file`` takes."""
+        from amlflow.runtime.artifacts import artifact_names
+
+        return artifact_names(*self._artifact_owner())
+
+    def download_file(self, name: str, output_file_path: str | None = None, _validate_checksum: bool = False) -> None:
+        """Download the stored file ``name`` (see ``get_file_names``) to ``output_file_path`` (default: its name)."""
+        from amlflow.runtime.artifacts import download_artifact
+
+        download_artifact(*self._artifact_owner(), name, output_file_path or os.path.basename(name))
+
 
 class PortDataReference:
     """A committed step output on its datastore: what ``StepRun.get_output_data`` returns."""
@@ -306,6 +350,10 @@ class PortDataReference:
     @property
     def uri(self) -> str:
         return self._location.uri
+
+    def get_port_data_reference(self) -> PortDataReference:
+        """Itself: Azure ML's ``StepRunOutput`` (what ``get_outputs()`` maps names to) and this are one class here."""
+        return self
 
     def download(self, local_path: str, overwrite: bool = False, show_progress: bool = True) -> int:
         """Download the output to ``local_path/<path_on_datastore>/`` (Azure ML's layout); returns how many files.

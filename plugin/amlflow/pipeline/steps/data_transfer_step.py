@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from amlflow.data.data_reference import DataReference
+from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core.builder import PipelineData, PipelineStep, input_data
 
@@ -17,8 +18,10 @@ class DataTransferStep(PipelineStep):
     """Copies ``source_data_reference`` to ``destination_data_reference``; ``get_output()`` is the copy.
 
     Blob to blob is a server-side copy (the bytes never pass through the Airflow worker); local to blob
-    and blob to local stream each file. Every copied file is checked (size, and MD5 where both stores
-    have one) before the destination is committed with a manifest, so later steps that consume
+    and blob to local stream each file. A ``SqlDataReference`` source is a query (or a table) whose rows
+    become one CSV file: the destination itself with ``destination_reference_type='file'``, else
+    ``<data_reference_name>.csv`` in the destination folder. Every copied file is checked (size, and MD5
+    where both stores have one) before the destination is committed with a manifest, so later steps that consume
     ``get_output()`` read it like any other step output. ``source_reference_type`` and
     ``destination_reference_type`` are ``'file'`` or ``'directory'``; left out, the source's type is
     found when the step runs and the destination takes the same.
@@ -45,7 +48,7 @@ class DataTransferStep(PipelineStep):
             if value is None:
                 raise UserErrorException(f"{where}: {field} is required")
         destination = input_data(destination_data_reference)
-        if not isinstance(destination, DataReference):
+        if not isinstance(destination, DataReference) or isinstance(destination, SqlDataReference):
             raise UserErrorException(
                 f"{where}: destination_data_reference must be a DataReference (or a binding of one), "
                 f"got {destination_data_reference!r}"
@@ -85,6 +88,11 @@ class DataTransferStep(PipelineStep):
                 errors.append((field, f"{value!r} is not 'file' or 'directory'"))
         if self.source_reference_type == "directory" and self.destination_reference_type == "file":
             errors.append(("destination_reference_type", "a directory cannot be copied to a file"))
+        source = input_data(self.source_data_reference)
+        if isinstance(source, SqlDataReference):
+            errors.extend(("source_data_reference", problem) for problem in source.query_problems())
+            if self.source_reference_type == "directory":
+                errors.append(("source_reference_type", "a SqlDataReference is one file (its rows), not a directory"))
         target = resolve_compute(pipeline.workspace, self.compute_target)
         if not isinstance(target, DataFactoryCompute):
             errors.append(("compute_target", f"{target!r} is not a DataFactoryCompute"))

@@ -86,6 +86,7 @@ class DatabricksStep(PipelineStep):
         permit_cluster_restart: bool | None = None,
         whl_libraries: list[Any] | None = None,
     ) -> None:
+        _raise_as_azure_ml(locals())
         super().__init__(name, inputs, outputs)
         self.existing_cluster_id = existing_cluster_id
         self.spark_version = spark_version
@@ -197,13 +198,7 @@ class DatabricksStep(PipelineStep):
         errors += self._validate_cluster()
         errors += self._validate_libraries()
         errors += self._validate_data()
-        if self.run_name is not None and not isinstance(self.run_name, str):
-            errors.append(("run_name", f"must be a string, got {type(self.run_name).__name__}"))
-        if self.timeout_seconds is not None and (
-            not isinstance(self.timeout_seconds, int) or isinstance(self.timeout_seconds, bool)
-        ):
-            errors.append(("timeout_seconds", f"must be an integer, got {self.timeout_seconds!r}"))
-        elif self.timeout_seconds is not None and self.timeout_seconds < 0:
+        if self.timeout_seconds is not None and self.timeout_seconds < 0:
             errors.append(("timeout_seconds", f"must be 0 (no timeout) or more, got {self.timeout_seconds}"))
         if self.runconfig is not None:
             errors.append(
@@ -218,21 +213,15 @@ class DatabricksStep(PipelineStep):
     def _validate_compute(self, pipeline: Any) -> list[tuple[str, str]]:
         from amlflow.core.compute import DatabricksCompute, resolve_compute
 
-        if self.compute_target is None:
-            return [("compute_target", "is required: a DatabricksCompute or the name of one")]
         target = resolve_compute(pipeline.workspace, self.compute_target)
         if not isinstance(target, DatabricksCompute):
             return [("compute_target", f"{target!r} is not a DatabricksCompute")]
         return []
 
     def _validate_entry_point(self, pipeline: Any) -> list[tuple[str, str]]:
-        given = [field for field in ENTRY_POINTS if getattr(self, field) is not None]
-        if len(given) != 1:
-            got = " and ".join(given) if given else "none"
-            return [(", ".join(ENTRY_POINTS), f"exactly one must be given, got {got}")]
-        field = given[0]
+        field = self.entry_point()  # exactly one, a string: checked when the step was made
         value = getattr(self, field)
-        if not isinstance(value, str) or not value:
+        if not value:
             return [(field, f"must be a non-empty string, got {value!r}")]
         errors: list[tuple[str, str]] = []
         for params_field, belongs_to in (
@@ -250,9 +239,7 @@ class DatabricksStep(PipelineStep):
                 errors.append((params_field, f"must be a list, got {type(params).__name__}"))
         if field == "python_script_name":
             folder = self.source_directory(pipeline.default_source_directory)
-            if folder is None:
-                errors.append(("source_directory", "is required with python_script_name"))
-            elif not os.path.isdir(folder):
+            if not os.path.isdir(folder):
                 errors.append(("source_directory", f"folder not found at {folder}"))
             elif not os.path.isfile(os.path.join(folder, value)):
                 errors.append(("python_script_name", f"script not found at {os.path.join(folder, value)}"))
@@ -269,20 +256,9 @@ class DatabricksStep(PipelineStep):
                     ("existing_cluster_id", f"runs on an existing cluster; {', '.join(extra)} describe a new one")
                 )
             return errors
-        if self.permit_cluster_restart is not None:
-            errors.append(("permit_cluster_restart", "only applies with existing_cluster_id"))
-        if self.node_type is not None and self.instance_pool_id is not None:
-            errors.append(("node_type", "give node_type or instance_pool_id, not both"))
-        autoscale = (self.min_workers, self.max_workers)
-        if self.num_workers is not None and any(w is not None for w in autoscale):
-            errors.append(("num_workers", "give num_workers or min_workers and max_workers, not both"))
-        elif self.num_workers is None and None in autoscale:
-            errors.append(
-                ("num_workers", "a new cluster needs num_workers, or min_workers and max_workers (autoscaling)")
-            )
         for field in ("num_workers", "min_workers", "max_workers"):
             value = getattr(self, field)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            if value is not None and value < 0:
                 errors.append((field, f"must be a non-negative integer, got {value!r}"))
         if (
             isinstance(self.min_workers, int)
@@ -323,6 +299,60 @@ class DatabricksStep(PipelineStep):
                 elif isinstance(item, PipelineData) and id(item) not in inputs | outputs:
                     errors.append((field, f"PipelineData {item.name!r} is used here but is not in inputs or outputs"))
         return errors
+
+
+def _raise_as_azure_ml(arguments: dict[str, Any]) -> None:
+    """Azure ML's checks of a DatabricksStep's arguments at construction: its ValueError, at the same moment.
+
+    (The rules only amlflow has are reported by ``Pipeline.validate()``, with the field they are about.)
+    """
+    given = {key: value for key, value in arguments.items() if value is not None}
+    if "runconfig" in given and any(f"{kind}_libraries" in given for kind in ("maven", "pypi", "egg", "jar", "rcran")):
+        raise ValueError("Either pass runconfig or each library type as a separate parameter")
+    if not isinstance(arguments["name"], str):
+        raise ValueError("name is required" if arguments["name"] is None else "name must be a string")
+    if "existing_cluster_id" in given:
+        if not isinstance(given["existing_cluster_id"], str):
+            raise ValueError("existing_cluster_id must be a string")
+    else:
+        _check_new_cluster(given)
+    entry_points = [field for field in ENTRY_POINTS if field in given]
+    for field in entry_points:
+        if not isinstance(given[field], str):
+            raise ValueError(f"{field} must be a string")
+    if len(entry_points) != 1:
+        raise ValueError(
+            "Exactly one of notebook_path, python_script_path, python_script_name or main_class_name is required"
+        )
+    if entry_points == ["python_script_name"] and "source_directory" not in given:
+        raise ValueError("If python_script_name is specified then source_directory must be too")
+    if "compute_target" not in given:
+        raise ValueError("compute_target is required")
+    if "timeout_seconds" in given and (type(given["timeout_seconds"]) is not int):
+        raise ValueError("timeout_seconds must be an int")
+    if "run_name" in given and not isinstance(given["run_name"], str):
+        raise ValueError("run_name must be a string")
+
+
+def _check_new_cluster(given: dict[str, Any]) -> None:
+    if not isinstance(given.get("spark_version", ""), str):
+        raise ValueError("spark_version must be a string")
+    if not isinstance(given.get("node_type", ""), str):
+        raise ValueError("node_type must be a string")
+    if "node_type" in given and "instance_pool_id" in given:
+        raise ValueError("Exactly one of node_type or instance_pool_id can be specified")
+    if not isinstance(given.get("instance_pool_id", ""), str):
+        raise ValueError("instance_pool_id must be a string")
+    autoscale = "min_workers" in given and "max_workers" in given
+    if "num_workers" not in given and not autoscale:
+        raise ValueError("one of num_workers or min_workers and max_workers is required")
+    if "num_workers" in given and ("min_workers" in given or "max_workers" in given):
+        raise ValueError("exactly one of num_workers or min_workers and max_workers is required")
+    for field in ("num_workers", "min_workers", "max_workers"):
+        if field in given and type(given[field]) is not int:
+            raise ValueError(f"{field} must be an int")
+    if "permit_cluster_restart" in given:
+        raise ValueError("existing_cluster_id is not specified, you cannot set permit_cluster_restart")
 
 
 def _ordered(values: Any) -> list[Any] | None:

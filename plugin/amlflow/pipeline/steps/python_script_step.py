@@ -77,7 +77,37 @@ class PythonScriptStep(PipelineStep):
         for key, value in self.params.items():
             if key in implicit and getattr(value, "name", None) != key:
                 errors.append(("params", f"parameter name {key!r} is already in use by a PipelineParameter"))
+        errors.extend(("runconfig", problem) for problem in self._environment_problems(pipeline))
         return errors
+
+    def in_container(self, pipeline: Any) -> bool:
+        """Whether the step runs in a container: on a DockerCompute target, or with Docker on in its runconfig."""
+        from amlflow.core.compute import DockerCompute, resolve_compute
+
+        compute = resolve_compute(pipeline.workspace, self.compute_target)
+        return isinstance(compute, DockerCompute) or bool(getattr(self.runconfig, "uses_docker", False))
+
+    def _environment_problems(self, pipeline: Any) -> list[str]:
+        """What the step's environment asks for that the place it runs can not give."""
+        environment = getattr(self.runconfig, "environment", None)
+        if environment is None:
+            return []
+        problems = []
+        spark = getattr(environment, "spark", None)
+        if spark is not None and (spark.packages or spark.repositories):
+            problems.append(
+                f"environment {environment.name!r}: Spark packages need Spark, which a PythonScriptStep does not "
+                "have; run Spark code in a DatabricksStep (its maven_libraries)"
+            )
+        deps = environment.python.conda_dependencies
+        packages = [*deps.conda_packages, *deps.pip_packages]
+        if packages and not environment.python.user_managed_dependencies and not self.in_container(pipeline):
+            problems.append(
+                f"environment {environment.name!r} lists packages ({', '.join(packages)}), but the step runs in the "
+                "worker's own Python, where amlflow installs nothing: run it in a container "
+                "(runconfig.docker.use_docker = True, or a DockerCompute target), or install them on the workers"
+            )
+        return problems
 
     def _validate_script(self, default_source_directory: str | None) -> list[tuple[str, str]]:
         folder = self.source_directory(default_source_directory)
