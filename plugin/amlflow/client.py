@@ -12,7 +12,15 @@ from urllib.parse import quote
 
 import requests
 
-from amlflow.api.urls import PREFIX, SERVICE, api_base_url, datastore_path, submit_path
+from amlflow.api.urls import (
+    COMPUTE_SERVICE,
+    DATASTORE_SERVICE,
+    PREFIX,
+    SERVICE,
+    api_base_url,
+    datastore_path,
+    submit_path,
+)
 from amlflow.exceptions import AuthenticationException, ErrorResponseException, UserErrorException
 
 REQUEST_TIMEOUT_SECONDS = 30
@@ -129,6 +137,23 @@ class AirflowClient:
         return [entity["Name"] for entity in self.request("GET", f"{PREFIX}{SERVICE}/Experiments")]
 
     # -- datastores (amlflow.api.datastores) ---------------------------------------------------------
+    def computes(self) -> list[dict[str, Any]]:
+        """``{"Name", "ComputeType", "MaxNodes"}`` of every compute target the deployment has."""
+        return self.request("GET", f"{PREFIX}{COMPUTE_SERVICE}/computes")
+
+    def compute(self, name: str) -> dict[str, Any] | None:
+        """The compute target ``name`` of the deployment, or None if it has none of that name."""
+        try:
+            return self.request("GET", f"{PREFIX}{COMPUTE_SERVICE}/computes/{quote(name)}")
+        except ErrorResponseException as error:
+            if error.status_code == 404:
+                return None
+            raise
+
+    def datastores(self) -> list[dict[str, Any]]:
+        """``{"Name", "DatastoreType"}`` of every datastore the deployment can list."""
+        return self.request("GET", f"{PREFIX}{DATASTORE_SERVICE}/datastores")
+
     def datastore(self, name: str) -> dict[str, Any]:
         """``{"Name", "DatastoreType"}`` of datastore ``name``; Azure ML's UserErrorException if it is not
         registered on this deployment; any other failure says the check could not be made, and why."""

@@ -123,6 +123,25 @@ def test_step_runs_have_azure_mls_children_log_and_file_methods(first_run, tmp_p
     assert [(name, ref.datastore_name) for name, ref in references.items()] == [("out_data3", "workspaceblobstore")]
 
 
+def test_a_notebook_finds_the_deployments_compute_targets_as_azure_ml_finds_a_workspaces(workspace):
+    from amlflow.core.compute import AmlCompute
+    from amlflow.exceptions import ComputeTargetException
+
+    # The example pipeline's pools were made for it: aml-compute, 4 nodes.
+    found = AmlCompute(workspace, "aml-compute")
+    assert (type(found).__name__, found.max_nodes) == ("AmlCompute", 4)
+    assert "aml-compute" in workspace.compute_targets
+    with pytest.raises(ComputeTargetException, match="ComputeTargetNotFound: Compute Target with name cpu-x not"):
+        AmlCompute(workspace, "cpu-x")  # so the samples' "except ComputeTargetException: create" runs
+
+
+def test_the_workspaces_datastores_are_the_deployments(workspace):
+    # The stack's components hold the connection team_secrets; the local default is always there.
+    datastores = workspace.datastores
+    assert {"team_secrets", "workspaceblobstore"} <= set(datastores)
+    assert datastores["team_secrets"].name == "team_secrets"
+
+
 def test_run_details_shows_the_steps_and_their_status(first_run, capsys):
     from amlflow.widgets import RunDetails
 

@@ -38,7 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from amlflow.api import datastores, entities, pipelines
+from amlflow.api import computes, datastores, entities, pipelines
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
 from amlflow.api.urls import SERVICE
 from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
@@ -82,6 +82,11 @@ def create_app() -> FastAPI:
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/Cancel", cancel_pipeline_run, methods=["POST"])
     app.add_api_route(f"{SERVICE}/Experiments", list_experiments, methods=["GET"])
     app.add_api_route(datastores.PATH, datastores.get_datastore, methods=["GET"], dependencies=datastores.DEPENDENCIES)
+    app.add_api_route(
+        datastores.LIST_PATH, datastores.list_datastores, methods=["GET"], dependencies=datastores.DEPENDENCIES
+    )
+    app.add_api_route(computes.PATH, computes.get_compute, methods=["GET"], dependencies=computes.DEPENDENCIES)
+    app.add_api_route(computes.LIST_PATH, computes.list_computes, methods=["GET"], dependencies=computes.DEPENDENCIES)
     deploy = [Depends(pipelines.requires_deploy)]
     app.add_api_route(
         f"{SERVICE}/Snapshots/Missing", pipelines.missing_snapshots, methods=["POST"], dependencies=deploy

@@ -1,4 +1,5 @@
 """``GET /amlflow/datastore/v1.0/datastores/{name}``: is datastore ``name`` registered on this deployment?
+``GET /amlflow/datastore/v1.0/datastores``: every datastore it can list (``ws.datastores``).
 
 What ``Datastore.get(ws, name)`` asks from a notebook that knows only the api-server's URL. The api-server
 answers with its own view of the deployment: an Airflow connection of that id from the environment, a
@@ -20,6 +21,7 @@ from fastapi import Depends, HTTPException, status
 from amlflow.api.urls import DATASTORE_SERVICE
 
 PATH = f"{DATASTORE_SERVICE}/datastores/{{name}}"
+LIST_PATH = f"{DATASTORE_SERVICE}/datastores"
 DEPENDENCIES = [Depends(requires_access_dag(method="GET"))]
 
 
@@ -30,3 +32,10 @@ def get_datastore(name: str) -> dict[str, Any]:
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, not_found_message(name))
     return {"Name": found[0], "DatastoreType": found[1]}
+
+
+def list_datastores() -> list[dict[str, Any]]:
+    from amlflow.storage.registry import lookup, registered_names
+
+    found = [lookup(name) for name in registered_names()]
+    return [{"Name": name, "DatastoreType": kind} for name, kind in filter(None, found)]

@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from amlflow import config
 from amlflow.bundles import layout
 from amlflow.bundles.store import BundleNotConfigured, PipelineStore, staging_folder, store_for_deployment
-from amlflow.commands.pools import pools_of, sync_pools
+from amlflow.commands.pools import compute_targets_of, sync_pools
 from amlflow.storage.archives import ArchiveError, unpack
 from amlflow.storage.manifest import Manifest
 
@@ -153,7 +153,8 @@ def put_definition(
         _wait_until_parsed(dag_id, store, since=None)
         return {"Id": dag_id, "Created": False}
     dags = _check_against_code(dag_id, body.Definition, store)
-    sync_pools(pools_of(dags))  # the pools of its compute targets, as `amlflow pools sync` makes them
+    targets = compute_targets_of(dags)  # their pools, as `amlflow pools sync` makes them
+    sync_pools({name: slots for name, (slots, _kind) in targets.items()}, {n: k for n, (_s, k) in targets.items()})
     started = datetime.now(UTC)
     store.write_definition(dag_id, body.Definition)
     try:

@@ -41,6 +41,8 @@ def submit_path(pipeline_id: str) -> str:
 
 #: Azure ML's route prefix of the datastore service, below ``PREFIX``.
 DATASTORE_SERVICE = "/datastore/v1.0"
+#: The compute targets a deployment has (``amlflow.api.computes``).
+COMPUTE_SERVICE = "/compute/v1.0"
 
 
 def datastore_path(name: str) -> str:

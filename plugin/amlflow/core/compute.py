@@ -33,11 +33,29 @@ class ComputeTarget:
     type = "Unknown"
 
     def __new__(cls, workspace: Workspace, name: str, *args: Any, **kwargs: Any):
-        if cls is ComputeTarget:
-            try:
-                return workspace._compute_targets[name]
-            except KeyError:
-                raise ComputeTargetException(f"ComputeTargetNotFound: compute target {name!r} is not known") from None
+        """``ComputeTarget(ws, name)`` and ``AmlCompute(ws, name)`` find an existing target, as in Azure ML.
+
+        Found: one the workspace object created or attached; else, from a notebook whose workspace names
+        a deployment, one the deployment has (``amlflow.api.computes``). Not found: Azure ML's
+        ComputeTargetException, so the samples' "get, else create" runs its create branch. In a DAG file
+        (nothing may be looked up there) ``AmlCompute(ws, name)`` names a target as it is.
+        With a configuration (``create``/``attach``) a new target is made.
+        """
+        if args or "configuration" in kwargs:
+            return super().__new__(cls)
+        known = workspace._compute_targets.get(name)
+        if known is not None and isinstance(known, cls):
+            return known
+        found = _on_deployment(workspace, name)
+        if found:
+            target = _from_deployment(workspace, found)
+            if isinstance(target, cls):
+                return target
+            raise ComputeTargetException(f"compute target {name!r} is a {type(target).__name__}, not a {cls.__name__}")
+        if found is False or cls is ComputeTarget:
+            raise ComputeTargetException(
+                f"ComputeTargetNotFound: Compute Target with name {name} not found in provided workspace"
+            )
         return super().__new__(cls)
 
     def __init__(self, workspace: Workspace, name: str, configuration: Any = None) -> None:
@@ -404,7 +422,47 @@ def resolve_compute(workspace: Workspace | None, compute: Any) -> ComputeTarget 
     # A target created elsewhere (another notebook, the studio, an existing connection): by its type,
     # a cluster of that name with default size when none is given.
     placeholder = Workspace() if workspace is None else workspace
-    return _TYPES.get(kind or "AmlCompute", AmlCompute)(placeholder, compute)
+    return _TYPES.get(kind or "AmlCompute", AmlCompute)(placeholder, compute, None)
+
+
+def _on_deployment(workspace: Workspace, name: str) -> dict[str, Any] | bool | None:
+    """The deployment's answer for target ``name``: its description, False if it has none, None if there is
+    no deployment to ask (a DAG file's parse, or a workspace that names none)."""
+    from amlflow.api.urls import explicit_api_url
+    from amlflow.pipeline.core._source import parsing_dag_file
+
+    if parsing_dag_file() or not explicit_api_url(workspace):
+        return None
+    from amlflow.client import client_for
+
+    return client_for(workspace).compute(name) or False
+
+
+def _from_deployment(workspace: Workspace, found: dict[str, Any]) -> ComputeTarget:
+    """The workspace's object for a target the deployment described (``amlflow.api.computes``)."""
+    cls = _TYPES.get(found["ComputeType"], AmlCompute)
+    name, slots = found["Name"], found.get("MaxNodes")
+    if cls is AmlCompute:
+        configuration: Any = AmlCompute.provisioning_configuration(max_nodes=slots or 4)
+    elif cls is DockerCompute:
+        configuration = DockerCompute.attach_configuration(max_nodes=slots or 4)
+    else:
+        configuration = None
+    target = cls(workspace, name, configuration)
+    workspace._register_compute(target)
+    return target
+
+
+def deployment_targets(workspace: Workspace) -> dict[str, ComputeTarget]:
+    """The targets the workspace's deployment has, by name ({} in a DAG file's parse or with no deployment)."""
+    from amlflow.api.urls import explicit_api_url
+    from amlflow.pipeline.core._source import parsing_dag_file
+
+    if parsing_dag_file() or not explicit_api_url(workspace):
+        return {}
+    from amlflow.client import client_for
+
+    return {found["Name"]: _from_deployment(workspace, found) for found in client_for(workspace).computes()}
 
 
 def attached_targets() -> dict[str, ComputeTarget]:

@@ -121,7 +121,10 @@ class Workspace:
     # -- what pipelines use ------------------------------------------------------------------------
     @property
     def compute_targets(self) -> dict[str, ComputeTarget]:
-        return dict(self._compute_targets)
+        """The compute targets by name: those this object made, and, from a notebook, the deployment's."""
+        from amlflow.core.compute import deployment_targets
+
+        return {**deployment_targets(self), **self._compute_targets}
 
     @property
     def experiments(self) -> dict[str, Any]:
@@ -132,9 +135,22 @@ class Workspace:
 
     @property
     def datastores(self) -> dict[str, Datastore]:
+        """The registered datastores by name: the deployment's (through its api-server) when the workspace
+        names one, this machine's otherwise; in a DAG file's parse only the well-known ones (no look-up)."""
+        from amlflow.api.urls import explicit_api_url
         from amlflow.core.datastore import Datastore
+        from amlflow.pipeline.core._source import parsing_dag_file
 
         names = {self.default_datastore_name, "workspaceblobstore", "workspacefilestore"}
+        if not parsing_dag_file():
+            if explicit_api_url(self):
+                from amlflow.client import client_for
+
+                names.update(entry["Name"] for entry in client_for(self).datastores())
+            else:
+                from amlflow.storage.registry import registered_names
+
+                names.update(registered_names())
         return {name: Datastore(self, name) for name in sorted(names)}
 
     @property

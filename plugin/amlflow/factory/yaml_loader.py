@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from amlflow.core.compute import COMPUTE_KINDS, AmlCompute, ComputeTarget, DatabricksCompute
+from amlflow.core.compute import COMPUTE_KINDS, AmlCompute, ComputeTarget
 from amlflow.core.datastore import Datastore
 from amlflow.core.workspace import Workspace
 from amlflow.data.data_reference import DataReference
@@ -28,6 +28,7 @@ from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError
 from amlflow.factory.yaml_kinds import step_kinds
 from amlflow.factory.yaml_schema import REFERENCE_PATTERN, describe, schema_errors
 from amlflow.factory.yaml_source import Path, YamlDocument
+from amlflow.pipeline.core._source import dag_file
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_port_name
 from amlflow.pipeline.core.graph import PipelineParameter
 from amlflow.pipeline.core.pipeline import Pipeline
@@ -84,7 +85,8 @@ def read_pipeline(path: str, display: str | None = None) -> YamlPipeline:
     """
     document, errors = _checked_document(path, display or path)
     if document is not None:
-        result = _Builder(document, path).build()
+        with dag_file():  # a definition is read as a DAG file is: nothing is looked up on a deployment
+            result = _Builder(document, path).build()
         if isinstance(result, YamlPipeline):
             return result
         errors = result
@@ -348,14 +350,16 @@ class _Builder:
 def declare_compute(workspace: Workspace, name: str, kind: str, config: dict[str, Any]) -> ComputeTarget:
     """The compute target a definition declares: created (AmlCompute) or attached, as the Python API does.
 
-    A Databricks workspace is declared by name only: its connection (with the token) must exist on the
-    deployment (``amlflow computes sync``); a definition never carries a secret.
+    A Databricks workspace (and an ADLA account without ``account_name``) is declared by name only: its
+    connection must exist on the deployment (``amlflow computes sync``); a definition never carries a secret.
     """
     if kind == "AmlCompute":
         return ComputeTarget.create(workspace, name, AmlCompute.provisioning_configuration(**config))
-    if kind == "DatabricksCompute":
-        target = DatabricksCompute(workspace, name)
-        target.resource_group, target.workspace_name = config.get("resource_group"), config.get("workspace_name")
+    if kind == "DatabricksCompute" or (kind == "AdlaCompute" and not config.get("account_name")):
+        # Named only: the target's connection says the rest (an ADLA account from its account_name extra).
+        target = COMPUTE_KINDS[kind](workspace, name, None)
+        for field, value in config.items():
+            setattr(target, field, value)
         workspace._register_compute(target)
         return target
     return ComputeTarget.attach(workspace, name, COMPUTE_KINDS[kind].attach_configuration(**config))

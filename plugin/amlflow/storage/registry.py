@@ -104,6 +104,31 @@ def lookup(name: str) -> tuple[str, str] | None:
     return None
 
 
+def registered_names() -> list[str]:
+    """Every datastore name this machine can see: connections of datastore types in the environment
+    (``AIRFLOW_CONN_*``) and the metadata database, local datastore folders, and the well-known names.
+
+    (A secrets backend can not be listed; its connections count for ``lookup`` all the same.)
+    """
+    from amlflow.storage.connections import DATASTORE_TYPES
+
+    names = set(WELL_KNOWN) | {config.get("default_datastore")}
+    root = config.local_datastore_root()
+    if os.path.isdir(root):
+        names.update(entry for entry in os.listdir(root) if not datastore_name_problem(entry))
+    names.update(key[len("AIRFLOW_CONN_") :].lower() for key in os.environ if key.startswith("AIRFLOW_CONN_"))
+    try:
+        from airflow.models.connection import Connection
+        from airflow.utils.session import create_session
+
+        with create_session() as session:
+            rows = session.query(Connection.conn_id).filter(Connection.conn_type.in_(list(DATASTORE_TYPES)))
+            names.update(conn_id for (conn_id,) in rows)
+    except Exception as error:  # no metadata database here: the other names still count
+        log.debug("Listing datastores: no metadata database (%s)", error)
+    return sorted(name for name in names if lookup(name) is not None)
+
+
 def _always_there(name: str) -> bool:
     """AML's well-known datastores and ``[amlflow] default_datastore``: a local folder made on first use."""
     return name in WELL_KNOWN or name == config.get("default_datastore")
