@@ -180,7 +180,7 @@ def submit(
     from amlflow.pipeline.core.graph import submission_body
     from amlflow.pipeline.core.run import PipelineRun
 
-    known = pipeline.parameters()
+    known = set(pipeline.parameters()) | pipeline.data_path_inputs() | set(pipeline.dataset_parameters())
     for name in pipeline_parameters or {}:
         if name not in known:
             raise UserErrorException(f"Pipeline parameter with name {name} does not exist")

@@ -56,7 +56,7 @@ script = DatabricksStep(
     existing_cluster_id="0101-120000-abcd123",
     permit_cluster_restart=False,
     python_script_path="dbfs:/scripts/train.py",
-    python_script_params=["--alpha", alpha],
+    python_script_params=[alpha],  # as in Azure ML, the script gets "--ALPHA <value>"
     compute_target=compute,
     allow_reuse=False,
 )
@@ -78,7 +78,7 @@ jar = DatabricksStep(
     instance_pool_id="pool-0101",
     num_workers=1,
     main_class_name="com.example.Aggregate",
-    jar_params=["--alpha", alpha],
+    jar_params=[alpha],
     jar_libraries=["dbfs:/jars/aggregate.jar"],
     timeout_seconds=600,
     compute_target=compute,

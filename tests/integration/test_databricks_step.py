@@ -204,7 +204,7 @@ def test_each_entry_point_is_submitted_with_its_body(stack, databricks_double):
     assert script["tasks"][0]["existing_cluster_id"] == "0101-120000-abcd123"
     assert script["tasks"][0]["spark_python_task"] == {
         "python_file": "dbfs:/scripts/train.py",
-        "parameters": ["--alpha", "0.25", "-table", table_uri],
+        "parameters": ["--ALPHA", "0.25", "-table", table_uri],
     }
     assert double.calls("clusters/get")  # permit_cluster_restart=False: the cluster was checked first
 
@@ -226,7 +226,7 @@ def test_each_entry_point_is_submitted_with_its_body(stack, databricks_double):
     jar = one_run(double, "com.example.Aggregate")
     assert jar["tasks"][0]["spark_jar_task"] == {
         "main_class_name": "com.example.Aggregate",
-        "parameters": ["--alpha", "0.25", "-scores", scores["uri"]],
+        "parameters": ["--ALPHA", "0.25", "-scores", scores["uri"]],
     }
     assert jar["tasks"][0]["libraries"] == [{"jar": "dbfs:/jars/aggregate.jar"}]
     assert jar["tasks"][0]["new_cluster"]["instance_pool_id"] == "pool-0101"

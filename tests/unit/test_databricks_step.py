@@ -144,6 +144,30 @@ def test_the_samples_set_params_get_a_stable_order(ws):
     assert libraries == [{"maven": {"coordinates": "g:a:1", "exclusions": ["g:b"]}}]
 
 
+@pytest.mark.parametrize(
+    ("entry", "params_field"),
+    [({"python_script_path": "dbfs:/a.py"}, "python_script_params"), ({"main_class_name": "M"}, "jar_params")],
+)
+def test_a_pipeline_parameter_reaches_the_script_as_its_capitalised_name_then_its_value(ws, entry, params_field):
+    """As the Databricks notebook says: ``--MY_PIPELINE_PARAM`` followed by the value, the set's order not kept."""
+    from amlflow.pipeline.core import PipelineParameter
+
+    param = PipelineParameter(name="my_pipeline_param", default_value="pipeline_param1")
+    step = DatabricksStep(
+        name="dbx",
+        compute_target="dbxws",
+        num_workers=1,
+        jar_libraries=["dbfs:/a.jar"],
+        **entry,
+        **{params_field: {"arg1", param, "arg2"}},
+    )
+    line = step.command_line()
+    at = line.index("--MY_PIPELINE_PARAM")
+    assert line[at + 1] is param and sorted(line[:at] + line[at + 2 :]) == ["arg1", "arg2"]
+    assert step.parameters() == [param]
+    assert step.constructor_arguments[params_field] == getattr(step, params_field)  # a list YAML can write
+
+
 def test_the_seeds_attach_code_records_the_target_and_hides_the_token(ws):
     with pytest.raises(ComputeTargetException):
         ComputeTarget(workspace=ws, name="dbxws")

@@ -136,10 +136,12 @@ def test_packages_a_worker_run_step_can_not_get_are_reported_by_validate(scripts
     from amlflow.core.environment import SparkPackage
 
     ws = Workspace()
-    run_config = RunConfiguration(conda_dependencies=CondaDependencies.create(conda_packages=["numpy"]))
+    packages = CondaDependencies.create(conda_packages=["numpy", "amlflow-no-such-package"], pip_packages=["pandas<1"])
+    run_config = RunConfiguration(conda_dependencies=packages)
     run_config.environment.spark.packages = [SparkPackage("com.microsoft.azure", "azure-eventhubs-spark_2.11", "2.3.1")]
     step = PythonScriptStep("a.py", runconfig=run_config, source_directory=scripts)
     errors = Pipeline(ws, [step]).validate()
     assert len(errors) == 2
-    assert errors[0].startswith("step 'a.py', field 'runconfig': environment 'runconfig-environment': Spark packages")
-    assert "lists packages (numpy), but the step runs in the worker's own Python" in errors[1]
+    assert errors[0].startswith("step 'a.py', field 'runconfig': environment 'default-environment': Spark packages")
+    # numpy is installed here; the others are missing, or at a version the step excludes.
+    assert "packages this Python does not have (amlflow-no-such-package, pandas<1)" in errors[1]

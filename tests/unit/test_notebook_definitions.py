@@ -90,6 +90,60 @@ def test_what_a_definition_can_not_carry_fails_naming_step_and_field(tmp_path):
         yaml_writer.pipeline_document(Pipeline(Workspace(), [step]), lambda f: f)
 
 
+def test_every_databricks_library_kind_travels_and_is_the_same_library_again(tmp_path):
+    """The JAR notebook's ``jar_libraries=[JarLibrary(...)]``, and each other kind with its optional fields."""
+    from amlflow.core.databricks import WheelLibrary
+    from amlflow.core.runconfig import EggLibrary, JarLibrary, MavenLibrary, PyPiLibrary, RCranLibrary
+    from amlflow.factory.yaml_loader import read_pipeline
+    from amlflow.pipeline.steps import DatabricksStep
+
+    libraries = {
+        "jar_libraries": [JarLibrary("dbfs:/train-db-dbfs.jar")],
+        "egg_libraries": [EggLibrary("dbfs:/lib.egg")],
+        "whl_libraries": [WheelLibrary("dbfs:/lib-1.0-py3-none-any.whl")],
+        "pypi_libraries": [PyPiLibrary("scikit-learn"), PyPiLibrary("tabulate", repo="https://pypi.example")],
+        "rcran_libraries": [RCranLibrary("ada", repo="https://cran.example")],
+        "maven_libraries": [MavenLibrary("g:a:1", exclusions=["g:b"]), MavenLibrary("g:c:2", repo="https://m.example")],
+    }
+    step = DatabricksStep(
+        name="DBJarInDBFS",
+        num_workers=1,
+        main_class_name="com.microsoft.aeva.Main",
+        compute_target="dbx-notebook",
+        **libraries,
+    )
+    document = yaml_writer.pipeline_document(Pipeline(Workspace(), [step]), lambda f: f)
+    assert document["steps"][0]["jar_libraries"] == [{"library": "dbfs:/train-db-dbfs.jar"}]
+    assert document["steps"][0]["maven_libraries"][1] == {"coordinates": "g:c:2", "repo": "https://m.example"}
+    path = tmp_path / "DB_JAR_demo.yaml"
+    path.write_text(yaml_writer.dump(yaml_writer.named(document, "DB_JAR_demo")))
+    (read,) = read_pipeline(str(path)).pipeline.steps
+    assert read.libraries == {**dict.fromkeys(read.libraries), **libraries}
+    assert read.library_specs() == step.library_specs()
+
+
+def test_a_written_library_may_be_its_one_path_and_a_wrong_field_is_named(tmp_path):
+    from amlflow.core.runconfig import JarLibrary
+    from amlflow.factory.yaml_errors import PipelineDefinitionError
+    from amlflow.factory.yaml_loader import read_pipeline
+
+    text = """\
+steps:
+  - kind: DatabricksStep
+    name: jar
+    num_workers: 1
+    main_class_name: com.microsoft.aeva.Main
+    compute_target: dbx-notebook
+    jar_libraries: [dbfs:/a.jar]
+"""
+    path = tmp_path / "jar.yaml"
+    path.write_text(text)
+    assert read_pipeline(str(path)).pipeline.steps[0].libraries["jar_libraries"] == [JarLibrary("dbfs:/a.jar")]
+    path.write_text(text.replace("[dbfs:/a.jar]", "[{jar: dbfs:/a.jar}]"))
+    with pytest.raises(PipelineDefinitionError, match=r"jar\.jar_libraries\[0\]"):
+        read_pipeline(str(path))
+
+
 def test_every_compute_kind_travels_and_is_the_same_target_again(tmp_path):
     from amlflow.core.compute import AdlaCompute, ComputeTarget, DataFactoryCompute, DockerCompute
     from amlflow.factory.yaml_loader import declare_compute

@@ -196,7 +196,7 @@ def test_regenerate_outputs_becomes_the_conf_flag_the_steps_read(serialized_dag)
         ),
         (
             {"ExperimentName": "e", "DataSetDefinitionValueAssignments": {"ds": {"SavedDataSetReference": {"Id": 1}}}},
-            "DataSetDefinitionValueAssignments: datasets are not supported by amlflow",
+            "DataSetDefinitionValueAssignments.ds: pipeline 'Submit_Rules' has no dataset parameter 'ds'",
         ),
         (
             {"ExperimentName": "e", "ContinueRunOnStepFailure": False},

@@ -71,7 +71,8 @@ CASES = {
     ),
     "unknown_reference": (
         GOOD.replace("inputs: [$data.d]", "inputs: [$data.e]"),
-        "14:14: second.inputs[0]: $data.e: no data named 'e' is declared under data_references or pipeline_data",
+        "14:14: second.inputs[0]: $data.e: no data named 'e' is declared under data_references, pipeline_data or "
+        "output_datasets",
     ),
     "unknown_run_after": (GOOD + "    run_after: [zeroth]\n", "15:17: second.run_after[0]: no step is named 'zeroth'"),
     "script_not_found": (
@@ -135,7 +136,7 @@ def test_a_folder_reports_only_its_bad_definitions(folder, capsys):
     assert code == 1
     assert lines == [
         f"{definitions}/bad.yaml:11:15: first.outputs[0]: $data.x: no data named 'x' is declared under "
-        "data_references or pipeline_data (declared: d)"
+        "data_references, pipeline_data or output_datasets (declared: d)"
     ]
 
 

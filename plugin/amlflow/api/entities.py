@@ -7,6 +7,7 @@ from the endpoint).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -72,13 +73,28 @@ def version_of(tags: list[str]) -> str | None:
     return next((t.split(":", 1)[1] for t in tags if t.startswith("version:")), None)
 
 
-def data_reference_inputs(dag: Any) -> dict[str, dict[str, Any]]:
-    """The pipeline's DataReference inputs by name, from its (serialized) tasks' input specs."""
-    found: dict[str, dict[str, Any]] = {}
+def _input_specs(dag: Any, kind: str) -> Iterator[dict[str, Any]]:
+    """The input specs of one kind of the pipeline's (serialized) tasks."""
     for task in dag.tasks:
         for spec in getattr(task, "inputs", None) or []:
-            if isinstance(spec, dict) and spec.get("kind") == "DataReference":
-                found.setdefault(spec["name"], spec)
+            if isinstance(spec, dict) and spec.get("kind") == kind:
+                yield spec
+
+
+def data_reference_inputs(dag: Any) -> dict[str, dict[str, Any]]:
+    """The pipeline's DataReference inputs by name."""
+    found: dict[str, dict[str, Any]] = {}
+    for spec in _input_specs(dag, "DataReference"):
+        found.setdefault(spec["name"], spec)
+    return found
+
+
+def dataset_parameters(dag: Any) -> dict[str, dict[str, Any]]:
+    """The pipeline's dataset parameters by name, each with the spec of an input that reads it."""
+    found: dict[str, dict[str, Any]] = {}
+    for spec in _input_specs(dag, "Dataset"):
+        if spec.get("parameter"):
+            found.setdefault(spec["parameter"], spec)
     return found
 
 

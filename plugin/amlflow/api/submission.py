@@ -12,9 +12,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from amlflow.api.entities import data_reference_inputs
+from amlflow.api.entities import data_reference_inputs, dataset_parameters
 from amlflow.core.experiment import experiment_name_problem
+from amlflow.exceptions import UserErrorException
 from amlflow.runtime import run_conf
+from amlflow.runtime.dataset_inputs import dataset_for_choice
 from amlflow.runtime.limits import MAX_BODY_BYTES, MAX_NESTING, value_problem
 from amlflow.runtime.reuse import REGENERATE_CONF_KEY
 from amlflow.storage.names import datastore_name_problem, relative_path_problem
@@ -94,11 +96,6 @@ def to_conf(submission: PipelineSubmission, dag: Any) -> dict[str, Any]:
     problem = experiment_name_problem(submission.ExperimentName)
     if problem:
         raise SubmissionError(f"ExperimentName: {problem}")
-    if submission.DataSetDefinitionValueAssignments:
-        raise SubmissionError(
-            "DataSetDefinitionValueAssignments: datasets are not supported by amlflow; "
-            "use DataPathAssignments to point a DataReference input at another path"
-        )
     if submission.ContinueRunOnStepFailure is False:
         raise SubmissionError(
             "ContinueRunOnStepFailure: amlflow always lets steps that do not depend on a failed step finish "
@@ -118,6 +115,9 @@ def to_conf(submission: PipelineSubmission, dag: Any) -> dict[str, Any]:
     data_paths = _data_paths(submission.DataPathAssignments, dag)
     if data_paths:
         ours["data_paths"] = data_paths
+    datasets = _datasets(submission.DataSetDefinitionValueAssignments or {}, dag)
+    if datasets:
+        ours["datasets"] = datasets
     tags = {**(submission.Tags or {}), **(submission.tags or {})}
     optional = {
         "description": submission.Description,
@@ -162,6 +162,56 @@ def _data_paths(assignments: dict[str, DataPath], dag: Any) -> dict[str, dict[st
             raise SubmissionError(f"{field}.RelativePath: {problem}")
         found[name] = {"datastore": where.DataStoreName, "path": path}
     return found
+
+
+def _datasets(assignments: dict[str, Any], dag: Any) -> dict[str, dict[str, Any]]:
+    """``DataSetDefinitionValueAssignments`` as the run's ``datasets`` choices, each checked to exist and to be
+    of the kind (File or Tabular) its parameter reads."""
+    parameters = dataset_parameters(dag)
+    found: dict[str, dict[str, Any]] = {}
+    for name, value in assignments.items():
+        field = f"DataSetDefinitionValueAssignments.{name}"
+        if name not in parameters:
+            known = ", ".join(sorted(parameters)) or "none"
+            raise SubmissionError(
+                f"{field}: pipeline {dag.dag_id!r} has no dataset parameter {name!r} (its dataset parameters: {known})"
+            )
+        choice = _dataset_choice(value, field)
+        expected = parameters[name]["dataset"]["definition"]["type"]
+        try:
+            dataset = dataset_for_choice(choice)
+        except UserErrorException as error:
+            raise SubmissionError(f"{field}: {error}") from None
+        if dataset.definition["type"] != expected:
+            raise SubmissionError(
+                f"{field}: a {dataset.definition['type']} dataset can not be given to {name!r}, whose default is a "
+                f"{expected} dataset"
+            )
+        found[name] = choice
+    return found
+
+
+def _dataset_choice(value: Any, field: str) -> dict[str, Any]:
+    """Azure ML's ``DataSetDefinitionValue`` as ``{"id"}`` or ``{"name", "version"}``."""
+    if not isinstance(value, dict) or len(value) != 1:
+        raise SubmissionError(
+            f"{field}: must be an object with one of SavedDataSetReference {{Id}} or DataSetReference {{Name, Version}}"
+        )
+    [(kind, reference)] = value.items()
+    if kind == "LiteralValue":
+        raise SubmissionError(
+            f"{field}.LiteralValue: a dataset made from a data path is not supported by amlflow; register the "
+            "dataset and send DataSetReference {Name, Version}, or SavedDataSetReference {Id}"
+        )
+    if kind not in ("SavedDataSetReference", "DataSetReference") or not isinstance(reference, dict):
+        raise SubmissionError(f"{field}.{kind}: unknown; send SavedDataSetReference {{Id}} or DataSetReference")
+    if reference.get("Id"):
+        return {"id": str(reference["Id"])}
+    if kind == "DataSetReference" and reference.get("Name"):
+        version = reference.get("Version") or "latest"
+        return {"name": str(reference["Name"]), "version": int(version) if str(version).isdigit() else version}
+    needed = "Id" if kind == "SavedDataSetReference" else "Id, or Name (and Version)"
+    raise SubmissionError(f"{field}.{kind}: {needed} is required")
 
 
 _INTEGER = re.compile(r"^[+-]?\d+$")

@@ -7,6 +7,7 @@ from amlflow.core.authentication import (
     ServicePrincipalAuthentication,
 )
 from amlflow.core.compute import ComputeTarget
+from amlflow.core.dataset import Dataset
 from amlflow.core.datastore import Datastore
 from amlflow.core.environment import Environment
 from amlflow.core.experiment import Experiment
@@ -18,6 +19,7 @@ __all__ = [
     "VERSION",
     "AirflowTokenAuthentication",
     "ComputeTarget",
+    "Dataset",
     "Datastore",
     "Environment",
     "Experiment",

@@ -5,7 +5,7 @@ Each turns into one entry of the Jobs API ``libraries`` list (``{"pypi": {...}}`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
 
 
@@ -68,7 +68,7 @@ class WheelLibrary:
         return {"whl": self.library}
 
 
-#: DatabricksStep parameter -> (library class, the field a plain string or dict fills)
+#: DatabricksStep parameter -> the class of its libraries (an item may also be a dict of its fields or a string)
 LIBRARY_PARAMETERS: dict[str, type] = {
     "maven_libraries": MavenLibrary,
     "pypi_libraries": PyPiLibrary,
@@ -81,10 +81,27 @@ LIBRARY_PARAMETERS: dict[str, type] = {
 
 def library_to_api(kind: type, item: Any) -> dict[str, Any]:
     """One library (its class, a dict of its fields, or a plain string) as a Jobs API entry."""
-    if isinstance(item, kind):
-        return item.to_api()
+    library = as_library(kind, item)
+    if not isinstance(library, kind):
+        raise TypeError(f"{item!r} is not a {kind.__name__}, a dict of its fields or a string")
+    return library.to_api()
+
+
+def library_fields(library: Any) -> dict[str, Any]:
+    """A library's fields, those left at their default omitted: how a YAML definition writes it."""
+    written = {}
+    for attribute in fields(library):
+        value = getattr(library, attribute.name)
+        default = attribute.default if attribute.default_factory is MISSING else attribute.default_factory()
+        if value != default:
+            written[attribute.name] = list(value) if isinstance(value, list | tuple) else value
+    return written
+
+
+def as_library(kind: type, item: Any) -> Any:
+    """``item`` (a plain string or a dict of fields, as a YAML definition gives it) as a ``kind`` library."""
     if isinstance(item, str):
-        return kind(item).to_api()
+        return kind(item)
     if isinstance(item, dict):
-        return kind(**item).to_api()
-    raise TypeError(f"{item!r} is not a {kind.__name__}, a dict of its fields or a string")
+        return kind(**item)
+    return item

@@ -166,6 +166,30 @@ def pip_requirement(conda_spec: str) -> str | None:
     return f"{name}{rest}"
 
 
+def missing_here(conda_packages: list[str], pip_packages: list[str]) -> list[str]:
+    """The packages (conda specs, pip requirements) this Python lacks, or has at a version they exclude.
+
+    Checked where a pipeline is validated: on the deployment (the dag-processor, as the workers are
+    installed) and on the machine that submits it.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    wanted = [(spec, pip_requirement(spec)) for spec in conda_packages] + [(spec, spec) for spec in pip_packages]
+    missing = []
+    for given, requirement in wanted:
+        if requirement is None:
+            continue
+        try:
+            parsed = Requirement(requirement)
+            if not parsed.specifier.contains(version(parsed.name), prereleases=True):
+                missing.append(given)
+        except (PackageNotFoundError, InvalidRequirement):
+            missing.append(given)
+    return missing
+
+
 def _requirement_lines(file_path: str) -> list[str]:
     try:
         with open(file_path) as handle:

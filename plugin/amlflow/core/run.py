@@ -25,6 +25,9 @@ METRICS_FILE_ENV = "AMLFLOW_METRICS_FILE"
 STEP_RUN_ID_ENV = "AMLFLOW_STEP_RUN_ID"
 PIPELINE_RUN_ID_ENV = "AMLFLOW_PIPELINE_RUN_ID"
 
+#: As ``amlflow.runtime.dataset_inputs.INPUT_DATASETS_ENV``; this module may not import it (see above).
+INPUT_DATASETS_ENV = "AMLFLOW_INPUT_DATASETS"
+
 STEP, PARENT = "step", "parent"
 
 
@@ -112,6 +115,15 @@ class Run:
             return parent
         return Run(self._parent_id or "pipeline", self._metrics_file, PARENT)
 
+    @property
+    def input_datasets(self) -> dict[str, Any]:
+        """The step's dataset inputs by name: a local path (mount, download) or the dataset itself (direct).
+
+        The task hands them over in ``AMLFLOW_INPUT_DATASETS``; a direct dataset reads files the task downloaded.
+        """
+        given = json.loads(os.environ.get(INPUT_DATASETS_ENV) or "{}") if self._metrics_file else {}
+        return {name: entry["path"] if "path" in entry else _dataset(entry) for name, entry in given.items()}
+
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a scalar; logging the same name again makes the metric a list."""
         self._write("scalar", name, _checked(name, value))
@@ -143,3 +155,10 @@ class Run:
         # One write of one line per call: lines from several processes of a step never interleave.
         with open(self._metrics_file, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
+
+
+def _dataset(entry: dict[str, Any]) -> Any:
+    # Only a script that reads a dataset directly needs amlflow's data library (and pandas, for tabular ones).
+    from amlflow.data.dataset_values import dataset_from_value
+
+    return dataset_from_value(entry)

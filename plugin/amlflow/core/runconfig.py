@@ -74,7 +74,8 @@ class RunConfiguration:
         self.command = command
         self.target: Any = "local"
         self.node_count = 1
-        self.environment = Environment(_name or "runconfig-environment")
+        # Azure ML's name whatever ``_name`` (that names the runconfig file): it labels the step's image.
+        self.environment = Environment("default-environment")
         if conda_dependencies is not None:
             self.environment.python.conda_dependencies = conda_dependencies
         self.docker = DockerConfiguration()

@@ -154,6 +154,13 @@ class Workspace:
         return {name: Datastore(self, name) for name in sorted(names)}
 
     @property
+    def datasets(self) -> dict[str, Any]:
+        """The registered datasets by name, each at its latest version (``Dataset.get_all``)."""
+        from amlflow.core.dataset import Dataset
+
+        return Dataset.get_all(self)
+
+    @property
     def default_datastore_name(self) -> str:
         from amlflow import config
 

@@ -47,7 +47,9 @@ def build_dag(
         )
         for name, p in sorted(pipeline.parameters().items())
     }
-    params[run_conf.KEY] = run_conf.options_param(*_data_path_targets(pipeline, specs))
+    params[run_conf.KEY] = run_conf.options_param(
+        *_data_path_targets(pipeline, specs), dataset_parameters=pipeline.dataset_parameters()
+    )
     tags = {TAG, *dag_kwargs.pop("tags", ())}
     if published:
         tags.add(PUBLISHED_TAG)

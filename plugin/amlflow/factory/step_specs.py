@@ -11,9 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from amlflow.data.data_reference import DataReference
+from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+from amlflow.data.dataset_values import dataset_value
 from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_data, input_port_name
 from amlflow.pipeline.core.graph import PipelineParameter
+
+#: the inputs an argument matches by port name (see ``data_value_spec``)
+_NAMED_INPUTS = (DataReference, InputPortBinding, DatasetConsumptionConfig)
 
 
 def parameter_template(param: PipelineParameter) -> str:
@@ -32,7 +37,9 @@ def input_specs(step: PipelineStep) -> list[dict[str, Any]]:
     for item, port in zip(step.inputs, step.input_names(), strict=True):
         data = input_data(item)
         binding = item if isinstance(item, InputPortBinding) else None
-        if isinstance(data, SqlDataReference):
+        if isinstance(data, DatasetConsumptionConfig):
+            specs.append(dataset_input_spec(port, data))
+        elif isinstance(data, SqlDataReference):
             sql = data.query()
             specs.append({"name": port, "kind": "SqlDataReference", "datastore": data.datastore.name, "sql": sql})
         elif isinstance(data, DataReference):
@@ -62,16 +69,35 @@ def input_specs(step: PipelineStep) -> list[dict[str, Any]]:
     return specs
 
 
+def dataset_input_spec(port: str, consumption: DatasetConsumptionConfig) -> dict[str, Any]:
+    """A dataset input: the dataset a run reads unless it is given another through ``parameter``."""
+    parameter = consumption.parameter
+    return {
+        "name": port,
+        "kind": "Dataset",
+        "dataset": dataset_value(consumption.default_dataset),
+        "parameter": parameter.name if parameter is not None else None,
+        "mode": consumption.mode,
+        "path_on_compute": consumption.path_on_compute,
+    }
+
+
 def output_specs(step: PipelineStep, default_datastore: str | None) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": data.output_name,
-            "datastore": data.datastore.name if data.datastore is not None else default_datastore,
-            "mode": data._output_mode,
-            "path_on_compute": data._output_path_on_compute,
-        }
-        for data in step.outputs
-    ]
+    return [output_spec(data, default_datastore) for data in step.outputs]
+
+
+def output_spec(data: PipelineData, default_datastore: str | None) -> dict[str, Any]:
+    """An output: where it is committed and how the script writes it (an output dataset adds where and as what)."""
+    spec = {
+        "name": data.output_name,
+        "datastore": data.datastore.name if data.datastore is not None else default_datastore,
+        "mode": data._output_mode,
+        "path_on_compute": data._output_path_on_compute,
+    }
+    dataset = data._dataset_output
+    if dataset is not None:
+        spec.update(destination=dataset.path_template, register=dataset.registration)
+    return spec
 
 
 def data_value_spec(step: PipelineStep) -> Callable[[Any], Any]:
@@ -84,7 +110,7 @@ def data_value_spec(step: PipelineStep) -> Callable[[Any], Any]:
     out_ports = {id(o): o.output_name for o in step.outputs}
 
     def spec(arg: Any) -> Any:
-        if isinstance(arg, DataReference | InputPortBinding) and input_port_name(arg) in renamed:
+        if isinstance(arg, _NAMED_INPUTS) and input_port_name(arg) in renamed:
             return {"input": renamed[input_port_name(arg)]}
         if isinstance(arg, PipelineData) and id(arg) in in_data:
             return {"input": in_data[id(arg)]}

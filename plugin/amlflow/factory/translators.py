@@ -86,7 +86,7 @@ def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> Ba
         entry = {
             "kind": "jar",
             "main_class_name": step.main_class_name,
-            "parameters": list(map(spec, step.jar_params or [])),
+            "parameters": list(map(spec, step.command_line())),
         }
     else:
         entry = {"kind": "python", "python_file": step.python_script_path}
@@ -96,7 +96,7 @@ def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> Ba
                 "script_name": step.python_script_name,
                 "source_directory": step.source_directory(pipeline.default_source_directory),
             }
-        entry["parameters"] = [spec(value) for value in step.python_script_params or []]
+        entry["parameters"] = list(map(spec, step.command_line()))
     return DatabricksStepOperator(
         entry=entry,
         cluster=step.cluster_spec(),

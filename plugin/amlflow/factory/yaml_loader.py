@@ -1,10 +1,11 @@
 """A YAML pipeline definition -> ``Pipeline`` -> Airflow DAG, every problem reported at its line.
 
 The YAML form mirrors the Python API one to one (README "YAML pipelines"): ``computes``,
-``data_references``, ``pipeline_data`` and ``parameters`` declare the objects a Python file would
-create; each step is ``kind`` (a class of ``amlflow.pipeline.steps``) plus that class's constructor
-arguments, in which ``$data.<name>``, ``$param.<name>``, ``$datastore.<name>`` and
-``$compute.<name>`` stand for the declared objects (and ``$output.<step>`` for the output an earlier
+``data_references``, ``pipeline_data``, ``parameters`` and ``datasets`` (DatasetConsumptionConfigs)
+declare the objects a Python file would create; each step is ``kind`` (a class of
+``amlflow.pipeline.steps``) plus that class's constructor arguments, in which ``$data.<name>``,
+``$param.<name>``, ``$dataset.<name>``, ``$datastore.<name>`` and ``$compute.<name>`` stand for the
+declared objects (and ``$output.<step>`` for the output an earlier
 step makes itself, ``step.get_output()``). The ``Pipeline`` is then checked by
 ``Pipeline.validate()`` and built by the same factory as a Python pipeline.
 """
@@ -17,9 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from amlflow.core.compute import COMPUTE_KINDS, AmlCompute, ComputeTarget
+from amlflow.core.databricks import LIBRARY_PARAMETERS, as_library
 from amlflow.core.datastore import Datastore
 from amlflow.core.workspace import Workspace
 from amlflow.data.data_reference import DataReference
+from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+from amlflow.data.dataset_values import dataset_from_value
+from amlflow.data.output_dataset_config import OutputFileDatasetConfig
 from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import AmlflowError, ComputeTargetException
 from amlflow.factory import yaml_cache
@@ -137,6 +142,7 @@ class _Builder:
         self.workspace = Workspace()
         self.data: dict[str, PipelineData | DataReference] = {}
         self.params: dict[str, PipelineParameter] = {}
+        self.datasets: dict[str, DatasetConsumptionConfig] = {}
         #: steps built so far, by name: what ``$output.<step>`` can name
         self.steps: dict[str, PipelineStep] = {}
 
@@ -156,7 +162,9 @@ class _Builder:
         self._schedule()
         self._computes()
         self._data()
+        self._output_datasets()
         self._parameters()
+        self._datasets()
         steps = self._steps()
         if self.errors:
             return sorted(self.errors)
@@ -233,6 +241,9 @@ class _Builder:
     def _parameters(self) -> None:
         for name, config in (self.spec.get("parameters") or {}).items():
             default, declared = config["default"], config.get("type")
+            if declared == "dataset":
+                self._dataset_parameter(name, default)
+                continue
             if declared == "number" and type(default) is int:
                 default = float(default)
             param = PipelineParameter(name, default)
@@ -241,6 +252,54 @@ class _Builder:
             for problem in param.problems():
                 self.fail(["parameters", name], problem)
             self.params[name] = param
+
+    def _dataset_parameter(self, name: str, default: Any) -> None:
+        try:
+            self.params[name] = PipelineParameter(name, dataset_from_value(default))
+        except (AmlflowError, KeyError, TypeError) as exc:
+            self.fail(["parameters", name, "default"], f"not a dataset: {exc}")
+
+    def _output_datasets(self) -> None:
+        for name, config in (self.spec.get("output_datasets") or {}).items():
+            if name in self.data:
+                self.fail(["output_datasets", name], f"{name!r} is also declared data: $data names must be unique")
+                continue
+            config = dict(config or {})
+            where = config.get("destination")
+            destination = (Datastore._named(self.workspace, where["datastore"]), where["path"]) if where else None
+            try:
+                output = OutputFileDatasetConfig(name, destination, config.get("source"))
+                if config.get("mode") == "upload":
+                    output.as_upload(overwrite=config.get("overwrite", False))
+                if config.get("register_on_complete"):
+                    output.register_on_complete(**config["register_on_complete"])
+            except AmlflowError as exc:
+                self.fail(["output_datasets", name], str(exc))
+                continue
+            self.data[name] = output
+
+    def _datasets(self) -> None:
+        for name, config in (self.spec.get("datasets") or {}).items():
+            given = config["dataset"]
+            if isinstance(given, str):
+                dataset = self._reference(given, ["datasets", name, "dataset"])
+                if isinstance(dataset, str):
+                    continue  # not declared: _reference said so
+                if not isinstance(dataset, PipelineParameter | OutputFileDatasetConfig):
+                    self.fail(["datasets", name, "dataset"], f"{given}: not a dataset parameter or output dataset")
+                    continue
+            else:
+                try:
+                    dataset = dataset_from_value(given)
+                except (AmlflowError, KeyError, TypeError) as exc:
+                    self.fail(["datasets", name, "dataset"], f"not a dataset: {exc}")
+                    continue
+            try:
+                self.datasets[name] = DatasetConsumptionConfig(
+                    name, dataset, config.get("mode", "direct"), config.get("path_on_compute")
+                )
+            except AmlflowError as exc:
+                self.fail(["datasets", name], str(exc))
 
     # -- steps -------------------------------------------------------------------------------------
     def _steps(self) -> list[tuple[int, PipelineStep]]:
@@ -257,7 +316,7 @@ class _Builder:
             if isinstance(arguments.get("runconfig"), dict):
                 arguments["runconfig"] = runconfig_from_spec(arguments["runconfig"])
             try:
-                step = cls(**arguments)
+                step = cls(**_with_libraries(arguments))
             except (AmlflowError, ValueError, TypeError) as exc:
                 self.fail(["steps", index], f"{item['kind']}: {exc}")
                 continue
@@ -296,11 +355,17 @@ class _Builder:
         table: dict[str, Any] = {
             "data": self.data,
             "param": self.params,
+            "dataset": self.datasets,
             "compute": self.workspace.compute_targets,
         }[kind]
         if name in table:
             return table[name]
-        section = {"data": "data_references or pipeline_data", "param": "parameters", "compute": "computes"}[kind]
+        section = {
+            "data": "data_references, pipeline_data or output_datasets",
+            "param": "parameters",
+            "dataset": "datasets",
+            "compute": "computes",
+        }[kind]
         known = ", ".join(sorted(table)) or "none"
         self.fail(path, f"{value}: no {kind} named {name!r} is declared under {section} (declared: {known})")
         return value
@@ -363,6 +428,16 @@ def declare_compute(workspace: Workspace, name: str, kind: str, config: dict[str
         workspace._register_compute(target)
         return target
     return ComputeTarget.attach(workspace, name, COMPUTE_KINDS[kind].attach_configuration(**config))
+
+
+def _with_libraries(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A DatabricksStep's library lists as the library objects (JarLibrary...) the Python API passes."""
+    libraries = {
+        param: [as_library(kind, item) for item in arguments[param]]
+        for param, kind in LIBRARY_PARAMETERS.items()
+        if isinstance(arguments.get(param), list)
+    }
+    return {**arguments, **libraries}
 
 
 def _item_naming(items: list[Any], message: str) -> list[int]:

@@ -7,6 +7,7 @@ is added. The loader validates against the schema made in-process, so a new kind
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import json
@@ -15,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from amlflow.core.databricks import LIBRARY_PARAMETERS
 from amlflow.factory.runconfig_spec import SCHEMA as RUNCONFIG_SCHEMA
 from amlflow.factory.yaml_errors import DefinitionError
 from amlflow.factory.yaml_kinds import constructor_parameters, step_kinds
@@ -24,15 +26,32 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_PATH = os.path.join(_PACKAGE, "schema", "pipeline.schema.json")
 
 #: a reference to something the definition declares: ``$data.<name>`` (data reference or pipeline
-#: data), ``$param.<name>``, ``$datastore.<name>``, ``$compute.<name>``, or ``$output.<step>``: the
+#: data), ``$param.<name>``, ``$dataset.<name>``, ``$datastore.<name>``, ``$compute.<name>``, or ``$output.<step>``: the
 #: output a step makes itself (``step.get_output()``, as DataTransferStep does)
-REFERENCE_PATTERN = r"^\$(data|param|datastore|compute|output)\.[\w.-]+$"
+REFERENCE_PATTERN = r"^\$(data|param|dataset|datastore|compute|output)\.[\w.-]+$"
 _DATA_REF = {
     "type": "string",
     "pattern": r"^\$(data\.\w+|output\.[\w.-]+)$",
     "description": "$data.<name>, or $output.<step> (an earlier step's get_output())",
 }
+_DATASET_REF = {"type": "string", "pattern": r"^\$dataset\.\w+$", "description": "$dataset.<name>"}
 _SCALAR = {"type": ["string", "number", "integer", "boolean"]}
+#: A dataset's JSON (``amlflow.data.dataset_values``): its definition, and its id, name and version if saved.
+_DATASET = {
+    "type": "object",
+    "required": ["definition"],
+    "additionalProperties": False,
+    "properties": {
+        "definition": {
+            "type": "object",
+            "required": ["type", "sources"],
+            "properties": {"type": {"enum": ["File", "Tabular"]}, "sources": {"type": "array", "minItems": 1}},
+        },
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "version": {"type": "integer"},
+    },
+}
 _BINDING = {
     "type": "object",
     "description": "Read data under another name or mode (InputPortBinding / as_download / as_mount).",
@@ -47,10 +66,23 @@ _BINDING = {
     },
 }
 
+
+def _library_list(kind: type) -> dict[str, Any]:
+    """A DatabricksStep library list: each item the mapping of a ``kind``'s fields, or its one path or name."""
+    # Every field is a string but Maven's exclusions, the one list (its default an empty list).
+    fields, missing = dataclasses.fields(kind), dataclasses.MISSING
+    strings = {"type": "array", "items": {"type": "string"}}
+    properties = {f.name: strings if f.default_factory is list else {"type": "string"} for f in fields}
+    required = [f.name for f in fields if f.default is missing and f.default_factory is missing]
+    mapping = {"type": "object", "additionalProperties": False, "required": required, "properties": properties}
+    items = {"anyOf": [mapping, {"type": "string"}]}
+    return {"type": "array", "description": f"{kind.__name__} items.", "items": items}
+
+
 #: the schema of a constructor argument that many step kinds share, by name
 STEP_FIELDS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "description": "Step name (the task id)."},
-    "inputs": {"type": "array", "items": {"anyOf": [_DATA_REF, _BINDING]}},
+    "inputs": {"type": "array", "items": {"anyOf": [_DATA_REF, _BINDING, _DATASET_REF]}},
     "outputs": {"type": "array", "items": _DATA_REF},
     "arguments": {"type": "array", "items": _SCALAR},
     "compute_target": {"type": "string", "description": "Compute target name, or $compute.<name>."},
@@ -60,6 +92,7 @@ STEP_FIELDS: dict[str, dict[str, Any]] = {
     "params": {"type": "object", "additionalProperties": _SCALAR},
     "version": {"type": "string"},
     "runconfig": RUNCONFIG_SCHEMA,
+    **{param: _library_list(kind) for param, kind in LIBRARY_PARAMETERS.items()},
 }
 #: Each compute kind a definition declares, with its settings (``type`` defaults to AmlCompute).
 COMPUTE_FIELDS: dict[str, dict[str, Any]] = {
@@ -204,8 +237,61 @@ def pipeline_schema() -> dict[str, Any]:
                     "required": ["default"],
                     "additionalProperties": False,
                     "properties": {
-                        "type": {"enum": ["string", "integer", "number", "boolean"]},
-                        "default": _SCALAR,
+                        "type": {"enum": ["string", "integer", "number", "boolean", "dataset"]},
+                        "default": {"anyOf": [_SCALAR, _DATASET]},
+                    },
+                    # A dataset default is a dataset's JSON; a scalar default is not.
+                    "if": {"properties": {"type": {"const": "dataset"}}, "required": ["type"]},
+                    "then": {"properties": {"default": _DATASET}},
+                    "else": {"properties": {"default": _SCALAR}},
+                },
+            },
+            "output_datasets": {
+                "type": "object",
+                "description": "OutputFileDatasetConfig objects, by name.",
+                "propertyNames": word,
+                "additionalProperties": {
+                    "type": ["object", "null"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "destination": {
+                            "type": "object",
+                            "required": ["datastore", "path"],
+                            "additionalProperties": False,
+                            "properties": {"datastore": {"type": "string"}, "path": {"type": "string"}},
+                        },
+                        "source": {"type": "string"},
+                        "mode": {"enum": ["mount", "upload"]},
+                        "overwrite": {"type": "boolean"},
+                        "register_on_complete": {
+                            "type": "object",
+                            "required": ["name"],
+                            "additionalProperties": False,
+                            "properties": {
+                                "name": {"type": "string"},
+                                "description": {"type": "string"},
+                                "tags": {"type": "object", "additionalProperties": {"type": "string"}},
+                            },
+                        },
+                    },
+                },
+            },
+            "datasets": {
+                "type": "object",
+                "description": "DatasetConsumptionConfig objects (how a step reads a dataset), by name.",
+                "propertyNames": word,
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["dataset"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "dataset": {
+                            "anyOf": [_DATASET, {"type": "string", "pattern": r"^\$(param\.[\w.-]+|data\.\w+)$"}],
+                            "description": "The dataset's JSON, $param.<name> of a dataset parameter, or "
+                            "$data.<name> of an output dataset.",
+                        },
+                        "mode": {"enum": ["direct", "mount", "download"], "default": "direct"},
+                        "path_on_compute": {"type": "string"},
                     },
                 },
             },

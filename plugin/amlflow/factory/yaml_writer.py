@@ -20,9 +20,15 @@ from typing import Any
 import yaml
 
 from amlflow.core.compute import COMPUTE_KINDS, ComputeTarget
+from amlflow.core.databricks import LIBRARY_PARAMETERS, library_fields
 from amlflow.core.datastore import Datastore
 from amlflow.core.runconfig import RunConfiguration
+from amlflow.data.abstract_dataset import AbstractDataset
 from amlflow.data.data_reference import DataReference
+from amlflow.data.datapath import datapath_input_reference, is_datapath_input
+from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+from amlflow.data.dataset_values import dataset_value
+from amlflow.data.output_dataset_config import OutputFileDatasetConfig
 from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import UserErrorException
 from amlflow.factory.runconfig_spec import runconfig_spec
@@ -33,6 +39,8 @@ from amlflow.pipeline.core.graph import PipelineParameter
 from amlflow.pipeline.core.pipeline import Pipeline
 
 _REFERENCE = re.compile(REFERENCE_PATTERN)
+#: the Databricks library classes (JarLibrary...): each is written as the mapping of its fields
+_LIBRARIES = tuple(LIBRARY_PARAMETERS.values())
 #: PipelineData constructor fields, with the value that need not be written.
 _PIPELINE_DATA_FIELDS = {
     "output_mode": "mount",
@@ -71,7 +79,7 @@ def pipeline_document(
         document["continue_on_step_failure"] = bool(continue_on_step_failure)
     if pipeline.default_datastore is not None:
         document["default_datastore"] = pipeline.default_datastore.name
-    for section in ("computes", "data_references", "pipeline_data", "parameters"):
+    for section in ("computes", "data_references", "pipeline_data", "output_datasets", "parameters", "datasets"):
         if writer.sections[section]:
             document[section] = writer.sections[section]
     document["steps"] = steps
@@ -119,6 +127,8 @@ class _Writer:
             "data_references": {},
             "pipeline_data": {},
             "parameters": {},
+            "datasets": {},
+            "output_datasets": {},
         }
         self._objects: dict[str, Any] = {}  # $data name -> the object it stands for
         self._made_by: dict[int, str] = {}  # id(PipelineData a step makes itself) -> that step's name
@@ -145,14 +155,16 @@ class _Writer:
 
     def _value(self, value: Any, where: str) -> Any:
         if isinstance(value, PipelineParameter):
-            return self._declare(
-                "parameters",
-                value.name,
-                value,
-                {"type": value.json_type, "default": value.default_value},
-                where,
-                "$param",
+            spec = (
+                {"type": "dataset", "default": dataset_value(value.default_value)}
+                if value.is_dataset
+                else {"type": value.json_type, "default": value.default_value}
             )
+            return self._declare("parameters", value.name, value, spec, where, "$param")
+        if isinstance(value, OutputFileDatasetConfig):
+            return self._declare("output_datasets", value.name, value, _output_dataset(value), where, "$data")
+        if isinstance(value, DatasetConsumptionConfig):
+            return self._declare("datasets", value.name, value, self._consumption(value, where), where, "$dataset")
         if isinstance(value, DataReference):
             return self._declare(
                 "data_references", value.data_reference_name, value, _data_reference(value), where, "$data"
@@ -169,12 +181,16 @@ class _Writer:
             return self._compute(value, where)
         if isinstance(value, RunConfiguration):
             return runconfig_spec(value, lambda target: self._value(target, f"{where}.target"))
+        if isinstance(value, _LIBRARIES):
+            return self._value(library_fields(value), where)
         if isinstance(value, str):
             if _REFERENCE.match(value):
                 raise DefinitionNotWritable(f"{where}: the text {value!r} would read as a reference in YAML")
             return value
         if value is None or isinstance(value, bool | int | float):
             return value
+        if is_datapath_input(value):
+            return self._value(datapath_input_reference(value), where)
         if isinstance(value, list | tuple):
             return [self._value(item, where) for item in value]
         if isinstance(value, dict) and all(isinstance(key, str) for key in value):
@@ -197,6 +213,15 @@ class _Writer:
                 "and PipelineParameter its own name"
             )
         return reference
+
+    def _consumption(self, consumption: DatasetConsumptionConfig, where: str) -> dict[str, Any]:
+        source = consumption.parameter or consumption.dataset
+        # A parameter or an output dataset is declared once and referenced; a dataset is written in place.
+        dataset = dataset_value(source) if isinstance(source, AbstractDataset) else self._value(source, where)
+        spec: dict[str, Any] = {"dataset": dataset, "mode": consumption.mode}
+        if consumption.path_on_compute:
+            spec["path_on_compute"] = consumption.path_on_compute
+        return spec
 
     def _binding(self, binding: InputPortBinding, where: str) -> dict[str, Any]:
         spec: dict[str, Any] = {"data": self._value(binding.bind_object, where), "name": binding.name}
@@ -232,6 +257,20 @@ def _data_reference(reference: DataReference) -> dict[str, Any]:
         spec["path_on_compute"] = reference.path_on_compute
     if reference.overwrite:
         spec["overwrite"] = True
+    return spec
+
+
+def _output_dataset(output: OutputFileDatasetConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    if output.destination is not None:
+        spec["destination"] = {"datastore": output.destination[0].name, "path": output.path_template}
+    if output.source:
+        spec["source"] = output.source
+    if output.pipeline_data._output_mode == "upload":
+        spec["mode"] = "upload"
+        spec["overwrite"] = bool(output.pipeline_data._output_overwrite)
+    if output.registration is not None:
+        spec["register_on_complete"] = {k: v for k, v in output.registration.items() if v}
     return spec
 
 

@@ -14,6 +14,7 @@ from amlflow.exceptions import StepFailedError, StepInterruptedError
 from amlflow.runtime import reuse, run_conf
 from amlflow.runtime.arguments import data_environment, resolve_argv
 from amlflow.runtime.artifacts import METRICS_XCOM_KEY, StepArtifacts, read_metrics, small_metrics
+from amlflow.runtime.dataset_inputs import dataset_environment, stage_dataset
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, stage_input
 from amlflow.runtime.outputs import StagedOutputs
@@ -152,12 +153,23 @@ class PythonScriptStepOperator(BaseOperator):
         with leases.take(leases.work_root(), "step-", owner) as workdir:
             artifacts = StepArtifacts(workdir.path, ti.dag_id, ti.run_id, ti.task_id)
             try:
-                input_paths = {spec["name"]: stage_input(spec, where, workdir.path) for spec, where in located}
+                datasets = {
+                    spec["name"]: stage_dataset(spec, where, workdir.path)
+                    for spec, where in located
+                    if spec["kind"] == "Dataset"
+                }
+                input_paths = {name: staged.argument for name, staged in datasets.items()}
+                input_paths.update(
+                    (spec["name"], stage_input(spec, where, workdir.path))
+                    for spec, where in located
+                    if spec["kind"] != "Dataset"
+                )
                 uploads = [(spec, input_paths[spec["name"]]) for spec in self.inputs if spec.get("mode") == "upload"]
                 with StagedOutputs(self.outputs, ti.dag_id, ti.run_id, ti.task_id, uploads) as outputs:
                     cwd = snapshot.checkout(os.path.join(workdir.path, "source"))
                     aml_env = {
                         **data_environment(input_paths, outputs.local_paths()),
+                        **dataset_environment(datasets),
                         **artifacts.environment(),
                         **run_variables(ti.run_id, ti.task_id, run_conf.experiment_name(context["dag_run"].conf)),
                         **self.step_params,

@@ -71,4 +71,8 @@ def step_fingerprint(
 def _content(spec: dict[str, Any], where: DataLocation | tuple[str, str]) -> str | None:
     # A DataReference in upload mode is where the step writes, not what it reads: what is there now
     # (e.g. the previous run's upload, with a new ETag) must not make the step look changed.
+    if spec["kind"] == "Dataset":
+        from amlflow.runtime.dataset_inputs import dataset_content  # it builds on this module's digest
+
+        return dataset_content(where)
     return None if spec.get("mode") == "upload" else data_fingerprint(where)

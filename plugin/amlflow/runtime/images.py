@@ -63,7 +63,7 @@ def ensure_image(client: APIClient, recipe: dict[str, Any], log: logging.Logger)
                 f"environment {recipe['name']!r}: base image {base} is not on the engine and could not be pulled: "
                 f"{error}"
             ) from None
-    tag = f"{IMAGE_REPOSITORY}:{_content_hash(recipe, client.inspect_image(base)['Id'])}"
+    tag = image_tag(client, recipe)
     if client.images(name=tag):
         log.info("Environment %r: image %s exists, reusing it", recipe["name"], tag)
         return tag
@@ -91,6 +91,16 @@ def ensure_image(client: APIClient, recipe: dict[str, Any], log: logging.Logger)
             if text:
                 log.info("[build] %s", text)
     return tag
+
+
+def image_tag(client: APIClient, recipe: dict[str, Any]) -> str:
+    """The tag of the image built for ``recipe`` on this engine, whose base image must be there.
+
+    The environment's name is not in it: environments of the same content share one image, as Azure ML
+    reuses an image whatever the environment is called.
+    """
+    base_id = client.inspect_image(base_image(recipe))["Id"]
+    return f"{IMAGE_REPOSITORY}:{_content_hash(recipe, base_id)}"
 
 
 def _content_hash(recipe: dict[str, Any], base_id: str) -> str:

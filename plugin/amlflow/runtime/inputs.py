@@ -8,14 +8,17 @@ from typing import Any
 
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
+from amlflow.runtime.dataset_inputs import chosen_dataset
 from amlflow.storage import DatastoreBackend, get_backend
 from amlflow.storage.location import DataLocation
 
 log = logging.getLogger(__name__)
 
 
-def locate_input(spec: dict[str, Any], ti: Any) -> DataLocation | tuple[str, str]:
-    """Where an input's data is: a committed upstream output, or a (datastore, path) reference."""
+def locate_input(spec: dict[str, Any], ti: Any) -> Any:
+    """Where an input's data is: a committed upstream output, a (datastore, path) reference, or a dataset."""
+    if spec["kind"] == "Dataset":
+        return chosen_dataset(spec, ti.get_template_context()["dag_run"].conf)
     if spec["kind"] == "PipelineData":
         value = ti.xcom_pull(task_ids=spec["task_id"], key=spec["output"])
         if not DataLocation.is_xcom(value):

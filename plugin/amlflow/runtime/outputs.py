@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 from amlflow import config
+from amlflow.data.output_dataset_config import destination_path
 from amlflow.storage import OutputStaging, get_backend
 from amlflow.storage.base import join
 from amlflow.storage.location import DataLocation, output_path
@@ -28,10 +29,14 @@ class StagedOutputs:
         """``uploads``: (spec, local folder) of DataReferences in ``upload`` mode, uploaded at commit."""
         self._uploads = list(uploads or [])
         self._staged: dict[str, OutputStaging] = {}
+        self._specs = {spec["name"]: spec for spec in specs}
         for spec in specs:
             backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
-            staging = backend.stage_output(output_path(dag_id, run_id, task_id, spec["name"]))
-            self._staged[spec["name"]] = staging
+            if spec.get("destination"):
+                path = destination_path(spec["destination"], dag_id, run_id, task_id, spec["name"])
+            else:
+                path = output_path(dag_id, run_id, task_id, spec["name"])
+            self._staged[spec["name"]] = backend.stage_output(path)
 
     def __enter__(self) -> StagedOutputs:
         return self
@@ -66,12 +71,34 @@ class StagedOutputs:
                 manifest.total_size,
                 committed[name].uri,
             )
+            registration = self._specs[name].get("register")
+            if registration:
+                register_output(registration, committed[name])
         return committed
 
     def abort(self) -> None:
         for staging in self._staged.values():
             staging.abort()
         self._staged.clear()
+
+
+def register_output(registration: dict[str, Any], location: DataLocation) -> None:
+    """Register a committed output dataset's files as the next version of the dataset it names."""
+    from amlflow.data import dataset_registry
+    from amlflow.data.dataset_definition import FILE, make_definition
+
+    definition = make_definition(FILE, [{"datastore": location.datastore, "path": location.path}])
+    registered = dataset_registry.register(
+        definition,
+        None,
+        registration["name"],
+        registration.get("description"),
+        registration.get("tags"),
+        create_new_version=True,
+    )
+    log.info(
+        "Output registered as dataset %r, version %s (id %s)", registered.name, registered.version, registered.saved_id
+    )
 
 
 def upload_folder(spec: dict[str, Any], local_dir: str) -> int:

@@ -32,11 +32,12 @@ def pipeline_parameter_names(params: Iterable[str]) -> list[str]:
     return sorted(name for name in params if name != KEY)
 
 
-def options_param(data_inputs: dict[str, str], datastores: Iterable[str]) -> Any:
+def options_param(data_inputs: dict[str, str], datastores: Iterable[str], dataset_parameters: Iterable[str]) -> Any:
     """The Param that checks a run's ``amlflow`` section.
 
     :param data_inputs: the pipeline's DataReference inputs: name -> the datastore it was declared on.
     :param datastores: the datastores a run may point those inputs at.
+    :param dataset_parameters: the PipelineParameters whose values are datasets.
     """
     from airflow.sdk import Param
 
@@ -54,7 +55,8 @@ def options_param(data_inputs: dict[str, str], datastores: Iterable[str]) -> Any
         {},
         description=(
             "amlflow's run options, all optional: experiment_name, description, tags, and data_paths "
-            '({"<DataReference input>": {"datastore": ..., "path": ...}}) to read other data in this run'
+            '({"<DataReference input>": {"datastore": ..., "path": ...}}) to read other data in this run, '
+            'datasets ({"<dataset parameter>": {"id": ...} or {"name": ..., "version": ...}}) to read other datasets'
         ),
         type="object",
         # A section of its own in the UI's trigger form, collapsed: most runs need none of it.
@@ -69,8 +71,35 @@ def options_param(data_inputs: dict[str, str], datastores: Iterable[str]) -> Any
                 "propertyNames": {"enum": sorted(data_inputs)},
                 "additionalProperties": where,
             },
+            "datasets": {
+                "type": "object",
+                "propertyNames": {"enum": sorted(dataset_parameters)},
+                "additionalProperties": DATASET_CHOICE,
+            },
         },
     )
+
+
+#: A dataset a run may be given for a dataset parameter: a saved one by id, or a registered one by name.
+DATASET_CHOICE = {
+    "oneOf": [
+        {
+            "type": "object",
+            "required": ["id"],
+            "additionalProperties": False,
+            "properties": {"id": {"type": "string", "pattern": "^[0-9a-fA-F-]{36}$"}},
+        },
+        {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "maxLength": 250, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+                "version": {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "latest"}]},
+            },
+        },
+    ]
+}
 
 
 def assignable_datastores(params: Any, declared: str) -> list[str]:
@@ -97,3 +126,8 @@ def data_path(conf: dict[str, Any] | None, input_name: str) -> tuple[str, str] |
     if not assigned:
         return None
     return assigned["datastore"], assigned["path"]
+
+
+def dataset_choice(conf: dict[str, Any] | None, parameter: str) -> dict[str, Any] | None:
+    """The dataset (``{"id"}`` or ``{"name", "version"}``) a run assigned to the dataset parameter, if any."""
+    return section(conf).get("datasets", {}).get(parameter) or None

@@ -214,6 +214,17 @@ class DatastoreBackend(abc.ABC):
     def exists(self, path: str) -> bool:
         return bool(self.list_files(path))
 
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Write ``path`` only if no file is there; True if this call wrote it.
+
+        Registries use it so two writers cannot both take the same name. This default checks, then
+        writes (not atomic); the local and blob backends override it with an atomic create.
+        """
+        if self.exists(path):
+            return False
+        self.write_bytes(path, data)
+        return True
+
     def delete_prefix(self, prefix: str) -> int:
         files = self.list_files(prefix)
         for info in files:

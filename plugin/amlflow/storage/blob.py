@@ -103,6 +103,21 @@ class BlobBackend(AzureStorageBackend):
         name = path.strip("/")
         self._call("write", name, lambda: self.client.upload_blob(name, data, overwrite=True, retry_total=0))
 
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        # overwrite=False makes Put Blob conditional (If-None-Match: *): the service lets one writer win.
+        from azure.core.exceptions import ResourceExistsError
+
+        name = path.strip("/")
+
+        def create() -> bool:
+            try:
+                self.client.upload_blob(name, data, overwrite=False, retry_total=0)
+                return True
+            except ResourceExistsError:
+                return False
+
+        return self._call("create", name, create)
+
     def upload_file(self, local_path: str, path: str) -> None:
         name = path.strip("/")
         size = os.path.getsize(local_path)

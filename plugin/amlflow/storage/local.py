@@ -66,6 +66,25 @@ class LocalBackend(DatastoreBackend):
             handle.write(data)
         os.replace(tmp, full)
 
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        # Written whole under a temporary name, then hard-linked into place: link() fails if the name is
+        # taken, so exactly one writer wins and no reader sees a partial file. The temporary file is in the
+        # staging folder (same file system, never listed), so a concurrent listing never meets it.
+        full = self._full(path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        staging = os.path.join(self.root, STAGING_FOLDER)
+        os.makedirs(staging, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.link(tmp, full)
+            return True
+        except FileExistsError:
+            return False
+        finally:
+            os.remove(tmp)
+
     def upload_file(self, local_path: str, path: str) -> None:
         full = self._full(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)

@@ -3,11 +3,14 @@
 In Jupyter, with ipywidgets installed, ``show()`` displays a table that a background thread refreshes
 until the run ends. Anywhere else (a terminal, a plain script, Jupyter without ipywidgets) it prints the
 table as text each time it changes, from a background thread too: ``show()`` returns at once, as the
-widget does, and never fails for want of a notebook.
+widget does, and never fails for want of a notebook. A script that ends while the run is followed prints
+the table once more as it leaves, so its output ends with the run's last state, as the widget would.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import html
 import sys
 import threading
@@ -51,6 +54,17 @@ class RunDetails:
         update(self.get_widget_data())
         self._thread = threading.Thread(target=self._follow, args=(update,), daemon=True, name="amlflow-run-details")
         self._thread.start()
+        if widget is None:
+            # The thread is a daemon, stopped at exit mid-sleep: a script's output would end with a stale table.
+            atexit.register(self._last_update, update)
+
+    def _last_update(self, update: Any) -> None:
+        """Show the run as it is now, if the thread still follows it (the interpreter is exiting)."""
+        if self._thread is None or not self._thread.is_alive():
+            return
+        # The run's service may be gone by then: the last table shown stays, as it would without this.
+        with contextlib.suppress(Exception):
+            update(self.get_widget_data())
 
     def _follow(self, update: Any) -> None:
         from amlflow.pipeline.core.run import RUNNING_STATES
@@ -86,12 +100,14 @@ def html_table(data: dict[str, Any]) -> str:
 
 def _printer() -> Any:
     shown: list[str] = []
+    lock = threading.Lock()  # the following thread and the exit hook both print
 
     def update(data: dict[str, Any]) -> None:
         table = text_table(data)
-        if not shown or shown[-1] != table:
-            shown.append(table)
-            print(table, file=sys.stdout, flush=True)
+        with lock:
+            if not shown or shown[-1] != table:
+                shown.append(table)
+                print(table, file=sys.stdout, flush=True)
 
     return update
 

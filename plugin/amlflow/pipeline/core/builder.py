@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from amlflow.data.data_reference import DataReference
+from amlflow.data.datapath import datapath_input_reference, is_datapath_input
+from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
 from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core._source import caller_file
@@ -55,6 +57,8 @@ class PipelineData:
         self._is_directory = is_directory
         self._pipeline_output_name = pipeline_output_name
         self._producers: list[PipelineStep] = []
+        #: the OutputFileDatasetConfig this PipelineData stands for in a step, if any
+        self._dataset_output: Any = None
 
     @property
     def name(self) -> str:
@@ -152,14 +156,33 @@ def _recording_arguments(init: Any) -> Any:
 def input_port_name(item: Any) -> str:
     if isinstance(item, DataReference):
         return item.data_reference_name
-    if isinstance(item, PipelineData | InputPortBinding):
+    if isinstance(item, PipelineData | InputPortBinding | DatasetConsumptionConfig):
         return item.name
+    if hasattr(item, "as_named_input"):
+        raise UserErrorException(
+            f"{type(item).__name__} cannot be a step input as it is: use dataset.as_named_input(name) "
+            "(or its .as_mount() / .as_download())"
+        )
     raise UserErrorException(f"{item!r} cannot be a step input")
 
 
-def input_data(item: Any) -> PipelineData | DataReference:
+def input_data(item: Any) -> PipelineData | DataReference | DatasetConsumptionConfig:
     """The data behind an input: the bound object of a binding, or the item itself."""
     return item.bind_object if isinstance(item, InputPortBinding) else item
+
+
+def _as_port(item: Any) -> Any:
+    """An input, output or argument as the port it stands for: a DataPath input becomes its DataReference,
+    an OutputFileDatasetConfig its PipelineData, and reading one (``.as_input()``) a binding of that."""
+    from amlflow.data.output_dataset_config import OutputFileDatasetConfig
+
+    if is_datapath_input(item):
+        return datapath_input_reference(item)
+    if isinstance(item, OutputFileDatasetConfig):
+        return item.pipeline_data
+    if isinstance(item, DatasetConsumptionConfig) and isinstance(item.dataset, OutputFileDatasetConfig):
+        return InputPortBinding(item.name, item.dataset.pipeline_data, item.mode, item.path_on_compute)
+    return item
 
 
 class PipelineStep:
@@ -190,15 +213,31 @@ class PipelineStep:
         if not isinstance(name, str) or not name:
             raise UserErrorException(f"step name must be a non-empty string, got {name!r}")
         self.name = name
-        self._inputs = list(inputs or [])
-        self._outputs = list(outputs or [])
-        self._arguments = list(arguments or [])
+        self._inputs = [_as_port(item) for item in inputs or []]
+        self._outputs = [_as_port(item) for item in outputs or []]
+        self._arguments = [_as_port(item) for item in arguments or []]
+        self._add_dataset_arguments(arguments or [])
         self._fix_port_name_collisions = fix_port_name_collisions
         self._run_after: list[PipelineStep] = []
         self._source_file = caller_file()
         for output in self._outputs:
             if isinstance(output, PipelineData):
                 output._producers.append(self)
+
+    def _add_dataset_arguments(self, arguments: Iterable[Any]) -> None:
+        """As in Azure ML, a dataset or output dataset passed only in arguments is an input or output all the same."""
+        from amlflow.data.output_dataset_config import OutputFileDatasetConfig
+
+        # Only datasets are added by name: an unknown item among the inputs is reported by validate().
+        listed = {item.name for item in self._inputs if isinstance(item, DatasetConsumptionConfig)}
+        outputs = {id(item) for item in self._outputs}
+        for given, port in zip(arguments, self._arguments, strict=True):
+            if isinstance(given, DatasetConsumptionConfig) and port.name not in listed:
+                self._inputs.append(port)
+                listed.add(port.name)
+            elif isinstance(given, OutputFileDatasetConfig) and id(port) not in outputs:
+                self._outputs.append(port)
+                outputs.add(id(port))
 
     def __repr__(self) -> str:
         ins = ", ".join(self.input_names())
@@ -260,6 +299,16 @@ class PipelineStep:
                 problem = datastore_name_problem(datastore.name) if datastore is not None else None
                 if problem:
                     errors.append((field, f"datastore {problem}"))
+        if self.kind != "PythonScriptStep":
+            errors.extend(
+                (
+                    "inputs",
+                    f"dataset input {data.name!r}: datasets are inputs of PythonScriptSteps only, for now; "
+                    "give this step a DataReference (or a DataPath parameter) of the dataset's files",
+                )
+                for data in (input_data(i) for i in self._inputs)
+                if isinstance(data, DatasetConsumptionConfig)
+            )
         if self.kind != "DataTransferStep":
             errors.extend(
                 ("inputs", f"{data!r}: a SqlDataReference can only be the source of a DataTransferStep")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from amlflow.data.datapath import DataPath
+
 if TYPE_CHECKING:
     from airflow.sdk import DAG
 
@@ -37,12 +39,29 @@ class PipelineParameter:
                 return json_type
         return None
 
+    @property
+    def is_dataset(self) -> bool:
+        """Whether the value is a dataset (a FileDataset or TabularDataset), given as a DatasetConsumptionConfig."""
+        from amlflow.data.abstract_dataset import AbstractDataset
+
+        return isinstance(self.default_value, AbstractDataset)
+
     def problems(self) -> list[str]:
         supported = ", ".join(t.__name__ for t, _ in PARAMETER_TYPES)
         problems = []
         if not isinstance(self.name, str) or not self.name:
             problems.append(f"PipelineParameter name {self.name!r} must be a non-empty string")
-        if self.json_type is None:
+        if isinstance(self.default_value, DataPath):
+            problems.append(
+                f"PipelineParameter {self.name!r} has a DataPath default: use it in the step's inputs and "
+                "arguments as (parameter, DataPathComputeBinding(mode=...))"
+            )
+        elif self.is_dataset:
+            problems.append(
+                f"PipelineParameter {self.name!r} has a dataset default: give it to the step as "
+                f"DatasetConsumptionConfig(name, parameter) in its inputs or arguments"
+            )
+        elif self.json_type is None:
             problems.append(
                 f"PipelineParameter {self.name!r} has a default of unsupported type "
                 f"{type(self.default_value).__name__} (supported: {supported})"
@@ -193,11 +212,16 @@ def submission_body(
     """Azure ML's ``PipelineSubmissionInfo`` for a run in ``experiment``.
 
     A DataReference value of ``pipeline_parameters`` repoints the DataReference input of that name
-    (Azure ML's DataPath parameters); ``regenerate_outputs`` (amlflow's ``RegenerateOutputs``) reuses nothing.
+    (Azure ML's DataPath parameters); a dataset value is saved in the workspace and assigned by its id,
+    as Azure ML does; ``regenerate_outputs`` (amlflow's ``RegenerateOutputs``) reuses nothing.
     """
-    values, data_paths = {}, {}
+    from amlflow.data.abstract_dataset import AbstractDataset
+
+    values, data_paths, datasets = {}, {}, {}
     for name, value in (pipeline_parameters or {}).items():
-        if hasattr(value, "datastore") and hasattr(value, "path_on_datastore"):
+        if isinstance(value, AbstractDataset):
+            datasets[name] = {"SavedDataSetReference": {"Id": value._ensure_saved(experiment.workspace)}}
+        elif hasattr(value, "datastore") and hasattr(value, "path_on_datastore"):
             data_paths[name] = {"DataStoreName": value.datastore.name, "RelativePath": value.path_on_datastore}
         else:
             values[name] = value
@@ -207,6 +231,8 @@ def submission_body(
         "ParameterAssignments": values,
         "DataPathAssignments": data_paths,
     }
+    if datasets:
+        body["DataSetDefinitionValueAssignments"] = datasets
     optional = {
         "tags": tags,
         "Description": description,

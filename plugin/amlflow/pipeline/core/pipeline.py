@@ -6,9 +6,11 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from amlflow.data.data_reference import DataReference
+from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
 from amlflow.exceptions import PipelineValidationError, UserErrorException
 from amlflow.pipeline.core._source import caller_file, parsing_dag_file
-from amlflow.pipeline.core.builder import PipelineData, PipelineStep, StepSequence
+from amlflow.pipeline.core.builder import PipelineData, PipelineStep, StepSequence, input_data
 from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
 
 if TYPE_CHECKING:
@@ -116,6 +118,24 @@ class Pipeline:
             for param in step.parameters():
                 found.setdefault(param.name, param)
         return found
+
+    def data_path_inputs(self) -> set[str]:
+        """The names of the DataReference inputs a run may repoint (DataPath parameters among them)."""
+        return {
+            name
+            for step in self._steps
+            for item, name in zip(step.inputs, step.input_names(), strict=True)
+            if type(input_data(item)) is DataReference
+        }
+
+    def dataset_parameters(self) -> dict[str, PipelineParameter]:
+        """The PipelineParameters whose values are datasets (those of the steps' dataset inputs), by name."""
+        return {
+            item.parameter.name: item.parameter
+            for step in self._steps
+            for item in step.inputs
+            if isinstance(item, DatasetConsumptionConfig) and item.parameter is not None
+        }
 
     # -- checking ----------------------------------------------------------------------------------
     def validate(self) -> list[str]:

@@ -134,6 +134,15 @@ class DatabricksStep(PipelineStep):
                 name,
             )
 
+    @property
+    def constructor_arguments(self) -> dict[str, Any]:
+        # A YAML definition has no sets: it repeats the sample's set params in the step's stable order.
+        arguments = super().constructor_arguments
+        for field in ("python_script_params", "jar_params"):
+            if isinstance(arguments.get(field), set | frozenset):
+                arguments[field] = getattr(self, field)
+        return arguments
+
     # -- what the pipeline asks of a step ------------------------------------------------------------
     def parameters(self) -> list[Any]:
         from amlflow.pipeline.core.graph import PipelineParameter
@@ -144,6 +153,19 @@ class DatabricksStep(PipelineStep):
         values = list(self.notebook_params.values()) if isinstance(self.notebook_params, dict) else []
         for params in (self.python_script_params, self.jar_params):
             values += params if isinstance(params, list) else []
+        return values
+
+    def command_line(self) -> list[Any]:
+        """``python_script_params`` or ``jar_params`` as Azure ML hands them to the script or JAR: each
+        PipelineParameter becomes two values, ``--<NAME>`` (its name in capitals) and then its value."""
+        from amlflow.pipeline.core.graph import PipelineParameter
+
+        params = self.jar_params if self.entry_point() == "main_class_name" else self.python_script_params
+        values: list[Any] = []
+        for value in params or []:
+            if isinstance(value, PipelineParameter):
+                values.append(f"--{value.name.upper()}")
+            values.append(value)
         return values
 
     def source_directory(self, default: str | None = None) -> str | None:

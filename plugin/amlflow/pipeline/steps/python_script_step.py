@@ -6,6 +6,7 @@ import os
 import re
 from typing import Any
 
+from amlflow.core.environment import missing_here
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core.builder import PipelineStep
 
@@ -100,11 +101,13 @@ class PythonScriptStep(PipelineStep):
                 "have; run Spark code in a DatabricksStep (its maven_libraries)"
             )
         deps = environment.python.conda_dependencies
-        packages = [*deps.conda_packages, *deps.pip_packages]
-        if packages and not environment.python.user_managed_dependencies and not self.in_container(pipeline):
+        if environment.python.user_managed_dependencies or self.in_container(pipeline):
+            return problems
+        missing = missing_here(list(deps.conda_packages), list(deps.pip_packages))
+        if missing:
             problems.append(
-                f"environment {environment.name!r} lists packages ({', '.join(packages)}), but the step runs in the "
-                "worker's own Python, where amlflow installs nothing: run it in a container "
+                f"environment {environment.name!r} lists packages this Python does not have ({', '.join(missing)}), "
+                "and the step runs in the worker's own Python, where amlflow installs nothing: run it in a container "
                 "(runconfig.docker.use_docker = True, or a DockerCompute target), or install them on the workers"
             )
         return problems

@@ -1,0 +1,196 @@
+"""``AbstractDataset``: what FileDataset and TabularDataset share, as ``azureml.data.abstract_dataset``.
+
+A dataset is its definition (``amlflow.data.dataset_definition``) plus, once saved or registered, how
+the workspace knows it (id, name, version, description, tags). Nothing here reads data; registering and
+saving write to the dataset registry (``amlflow.data.dataset_registry``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import TYPE_CHECKING, Any
+
+from amlflow.data import dataset_registry
+from amlflow.data.dataset_definition import FILE, TABULAR, checked_definition, definition_id
+from amlflow.data.dataset_registry import DatasetRegistration
+from amlflow.data.dataset_sources import describe_source
+from amlflow.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+
+#: How ``repr`` names a definition's steps (Azure ML shows its dataflow's step names there).
+_STEP_NAMES = {
+    "take": "Take",
+    "skip": "Skip",
+    "take_sample": "TakeSample",
+    "random_split": "RandomSplit",
+    "keep_columns": "KeepColumns",
+    "drop_columns": "DropColumns",
+}
+
+
+class AbstractDataset:
+    """Base class of datasets. Made by ``Dataset.File``/``Dataset.Tabular`` factories, never directly."""
+
+    def __init__(self, definition: dict[str, Any] | None = None, registration: DatasetRegistration | None = None):
+        if type(self) is AbstractDataset:
+            raise UserErrorException("Cannot create instance of abstract class AbstractDataset")
+        if definition is None:
+            raise UserErrorException("Dataset definition is missing. Please check how the dataset is created.")
+        self._definition = checked_definition(definition)
+        self._registration = registration
+
+    # -- what the dataset is ---------------------------------------------------------------------
+    @property
+    def definition(self) -> dict[str, Any]:
+        """The definition (a copy: changing it does not change the dataset)."""
+        return copy.deepcopy(self._definition)
+
+    @property
+    def id(self) -> str | None:
+        """The saved id; None until the dataset is saved (registered, or used by a submitted run)."""
+        return self._registration.saved_id if self._registration else None
+
+    @property
+    def name(self) -> str | None:
+        return self._registration.name if self._registration else None
+
+    @property
+    def version(self) -> int | None:
+        return self._registration.version if self._registration else None
+
+    @property
+    def description(self) -> str | None:
+        return self._registration.description if self._registration else None
+
+    @property
+    def tags(self) -> dict[str, str] | None:
+        return self._registration.tags if self._registration else None
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """The columns ``partition_format`` takes from the files' paths (none without one)."""
+        from amlflow.data.dataset_partitions import parse_partition_format
+
+        text = self._definition.get("partition_format")
+        return list(parse_partition_format(text).keys) if text else []
+
+    # -- the registry ----------------------------------------------------------------------------
+    @staticmethod
+    def get_by_name(workspace: Any, name: str, version: int | str = "latest", **kwargs: Any) -> AbstractDataset:
+        """The dataset registered as ``name`` (its ``version``, default the latest)."""
+        definition, registration = dataset_registry.get_by_name(workspace, name, version)
+        return dataset_from_definition(definition, registration)
+
+    @staticmethod
+    def get_by_id(workspace: Any, id: str, **kwargs: Any) -> AbstractDataset:
+        """The saved dataset ``id``, with its registered name and version if it has them."""
+        definition = dataset_registry.load_definition(id)
+        return dataset_from_definition(definition, dataset_registry.registration_of_id(workspace, id))
+
+    @staticmethod
+    def get_all(workspace: Any) -> dict[str, AbstractDataset]:
+        """Every registered dataset's latest version, by name."""
+        return {
+            name: dataset_from_definition(definition, registration)
+            for name, (definition, registration) in dataset_registry.get_all(workspace).items()
+        }
+
+    def register(
+        self,
+        workspace: Any,
+        name: str,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+        create_new_version: bool = False,
+    ) -> AbstractDataset:
+        """Register the dataset as ``name``; returns the registered dataset (this object is not changed).
+
+        A new name gets version 1. A name registered with another definition needs
+        ``create_new_version=True`` (then the next version), as in Azure ML; registering the same
+        definition again under its name gives back the existing registration.
+        """
+        registration = dataset_registry.register(
+            self._definition, workspace, name, description, tags, create_new_version
+        )
+        return dataset_from_definition(self._definition, registration)
+
+    def _ensure_saved(self, workspace: Any) -> str:
+        """Save the definition (once: saving again changes nothing) and return its id."""
+        saved_id = dataset_registry.save_definition(self._definition)
+        if self._registration is None:
+            self._registration = DatasetRegistration(workspace, saved_id)
+        elif self._registration.saved_id is None:
+            self._registration.saved_id = saved_id
+        return saved_id
+
+    def _saved_id(self) -> str:
+        """The id the definition has when saved, without saving it."""
+        return definition_id(self._definition)
+
+    # -- use in a run ------------------------------------------------------------------------------
+    def as_named_input(self, name: str | None) -> DatasetConsumptionConfig:
+        """The dataset as input ``name`` of a step (mode ``direct``): ``Run.input_datasets[name]`` in the script."""
+        from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+
+        return DatasetConsumptionConfig(name, self)
+
+    # -- text and comparison --------------------------------------------------------------------
+    def __str__(self) -> str:
+        return f"{type(self).__name__}\n{self!r}"
+
+    def __repr__(self) -> str:
+        content: dict[str, Any] = {
+            "source": [describe_source(source) for source in self._definition["sources"]],
+            "definition": self._step_names(),
+        }
+        if self._registration is not None:
+            registration: dict[str, Any] = {"id": self.id, "name": self.name, "version": self.version}
+            if self.description:
+                registration["description"] = self.description
+            if self.tags:
+                registration["tags"] = self.tags
+            registration["workspace"] = repr(self._registration.workspace)
+            content["registration"] = registration
+        return json.dumps(content, indent=2)
+
+    def _step_names(self) -> list[str]:
+        steps = ["GetDatastoreFiles" if "datastore" in self._definition["sources"][0] else "GetFiles"]
+        reader = self._definition.get("reader")
+        if reader:
+            steps.append("ParseDelimited" if reader["format"] == "delimited" else "ReadParquetFile")
+        steps.extend(_STEP_NAMES.get(next(iter(t)), next(iter(t))) for t in self._definition["transforms"])
+        return steps
+
+    def _identity(self) -> tuple[Any, ...]:
+        registration = self._registration
+        return (
+            type(self),
+            json.dumps(self._definition, sort_keys=True),
+            registration.name if registration else None,
+            registration.version if registration else None,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AbstractDataset) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def _derived(self, definition: dict[str, Any]) -> Any:
+        """A new, unregistered dataset of the same class with ``definition`` (as Azure ML's transforms give)."""
+        return type(self)(definition)
+
+
+def dataset_from_definition(
+    definition: dict[str, Any], registration: DatasetRegistration | None = None
+) -> AbstractDataset:
+    """The FileDataset or TabularDataset of ``definition`` (the runtime and the YAML loader rebuild with it)."""
+    from amlflow.data.file_dataset import FileDataset
+    from amlflow.data.tabular_dataset import TabularDataset
+
+    checked = checked_definition(definition)
+    cls = {FILE: FileDataset, TABULAR: TabularDataset}[checked["type"]]
+    return cls(checked, registration)

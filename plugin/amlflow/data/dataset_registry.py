@@ -1,0 +1,221 @@
+"""The dataset registry: saved definitions and named, versioned registrations, in the default datastore.
+
+Kept under ``amlflow-datasets/`` of ``[amlflow] default_datastore``'s backend, which a notebook and a
+task reach alike (``get_backend``), so no service of its own is needed:
+
+* ``by-id/<id>.json``: a saved definition (its id is a uuid5 of the definition: saving is idempotent);
+* ``by-name/<name>/<version>.json``: a registration (id, version, description, tags, created time).
+
+Versions are 1, 2, 3...; "latest" is the highest. A version file is created only if absent
+(``create_exclusive``), so two concurrent registrations cannot both take version N: the loser takes N+1.
+Errors use Azure ML's texts.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from amlflow.data.dataset_definition import canonical_json, definition_id
+from amlflow.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from amlflow.storage.base import DatastoreBackend
+
+ROOT = "amlflow-datasets"
+BY_ID = f"{ROOT}/by-id"
+BY_NAME = f"{ROOT}/by-name"
+_VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
+#: How many taken versions a registration steps over before it gives up (only concurrent writers take them).
+_MAX_RACES = 100
+
+
+@dataclass
+class DatasetRegistration:
+    """How a dataset is known to the workspace: its saved id and, when registered, its name and version."""
+
+    workspace: Any
+    saved_id: str | None
+    name: str | None = None
+    version: int | None = None
+    description: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    created_time: str | None = None
+
+
+def backend() -> DatastoreBackend:
+    """The default datastore's backend, where the registry lives."""
+    from amlflow import config
+    from amlflow.storage import get_backend
+
+    return get_backend(config.get("default_datastore"))
+
+
+def save_definition(definition: dict[str, Any]) -> str:
+    """Save ``definition`` (once: an existing identical save is kept); its id."""
+    saved_id = definition_id(definition)
+    backend().create_exclusive(f"{BY_ID}/{saved_id}.json", canonical_json(definition).encode())
+    return saved_id
+
+
+def load_definition(saved_id: str) -> dict[str, Any]:
+    store = backend()
+    path = f"{BY_ID}/{saved_id}.json"
+    if not _is_id(saved_id) or not store.exists(path):
+        raise UserErrorException(f'Cannot find dataset with id "{saved_id}" in the workspace.')
+    return json.loads(store.read_bytes(path))
+
+
+def register(
+    definition: dict[str, Any],
+    workspace: Any,
+    name: str,
+    description: str | None,
+    tags: dict[str, str] | None,
+    create_new_version: bool,
+) -> DatasetRegistration:
+    """Register ``definition`` as ``name``: version 1, or the next with ``create_new_version``.
+
+    A name already registered with this same definition gives that registration back (nothing is
+    written); with another definition and ``create_new_version=False``, Azure ML's error.
+    """
+    check_name(name)
+    saved_id = save_definition(definition)
+    existing = _versions(name)
+    for version in sorted(existing, reverse=True):
+        record = _read_record(name, version)
+        if record["id"] == saved_id:
+            return _registration(workspace, record)
+    if existing and not create_new_version:
+        raise UserErrorException(
+            f'There is already a dataset registered under name "{name}". Specify `create_new_version=True` to '
+            "register the dataset as a new version. Use `update`, `add_tags`, or `remove_tags` to change only the "
+            "description or tags."
+        )
+    version = max(existing, default=0) + 1
+    record = {
+        "name": name,
+        "id": saved_id,
+        "description": description,
+        "tags": dict(tags or {}),
+        "created_time": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
+    store = backend()
+    for _attempt in range(_MAX_RACES):
+        record["version"] = version
+        if store.create_exclusive(_record_path(name, version), json.dumps(record, sort_keys=True).encode()):
+            return _registration(workspace, record)
+        version += 1  # another registration took it a moment ago
+    raise UserErrorException(f'Dataset "{name}": could not take a new version ({_MAX_RACES} were taken meanwhile)')
+
+
+def get_by_name(workspace: Any, name: str, version: Any = "latest") -> tuple[dict[str, Any], DatasetRegistration]:
+    """``(definition, registration)`` of ``name`` at ``version`` (a number, or "latest")."""
+    if version != "latest" and version is not None:
+        try:
+            version = int(version)
+        except (TypeError, ValueError):
+            raise UserErrorException(
+                f'Invalid value {version} for version. Version value must be number or "latest".'
+            ) from None
+    else:
+        version = None
+    versions = _versions(name) if _name_problem(name) is None else []
+    if version is None:
+        version = max(versions, default=None)
+    if version is None or version not in versions:
+        shown = "" if version is None else f" (version: {version})"
+        raise UserErrorException(f'Cannot find dataset registered with name "{name}"{shown} in the workspace.')
+    record = _read_record(name, version)
+    return load_definition(record["id"]), _registration(workspace, record)
+
+
+def registration_of_id(workspace: Any, saved_id: str) -> DatasetRegistration:
+    """The registration of a saved id: its latest registered name and version if it has any, else just the id."""
+    found: dict[str, Any] | None = None
+    for name, version in _all_versions():
+        record = _read_record(name, version)
+        if record["id"] == saved_id and (found is None or record["created_time"] > found["created_time"]):
+            found = record
+    if found is None:
+        return DatasetRegistration(workspace, saved_id)
+    return _registration(workspace, found)
+
+
+def get_all(workspace: Any) -> dict[str, tuple[dict[str, Any], DatasetRegistration]]:
+    """Every registered name's latest version, by name."""
+    return {
+        name: (load_definition(record["id"]), _registration(workspace, record))
+        for name, record in sorted(_latest_records().items())
+    }
+
+
+def check_name(name: Any) -> None:
+    problem = _name_problem(name)
+    if problem:
+        raise UserErrorException(f"Dataset name {name!r} {problem}")
+
+
+def _name_problem(name: Any) -> str | None:
+    if not isinstance(name, str) or not name.strip():
+        return "must be a non-empty string"
+    if name in (".", "..") or any(char in name for char in "/\\") or any(ord(char) < 32 for char in name):
+        return "may not be '.' or '..' nor contain '/', '\\' or control characters"
+    if len(name) > 250:
+        return "is longer than 250 characters"
+    return None
+
+
+def _is_id(text: Any) -> bool:
+    return isinstance(text, str) and re.fullmatch(r"[0-9a-fA-F-]{36}", text) is not None
+
+
+def _record_path(name: str, version: int) -> str:
+    return f"{BY_NAME}/{name}/{version}.json"
+
+
+def _versions(name: str) -> list[int]:
+    versions = []
+    for info in backend().list_files(f"{BY_NAME}/{name}"):
+        matched = _VERSION_FILE.match(posixpath.basename(info.path))
+        if matched and posixpath.dirname(info.path) == f"{BY_NAME}/{name}":
+            versions.append(int(matched.group(1)))
+    return sorted(versions)
+
+
+def _read_record(name: str, version: int) -> dict[str, Any]:
+    return json.loads(backend().read_bytes(_record_path(name, version)))
+
+
+def _all_versions() -> list[tuple[str, int]]:
+    """Every registered ``(name, version)``, from one listing of the registry."""
+    found = []
+    for info in backend().list_files(BY_NAME):
+        folder, base = posixpath.split(info.path)
+        matched = _VERSION_FILE.match(base)
+        if matched and posixpath.dirname(folder) == BY_NAME:
+            found.append((posixpath.basename(folder), int(matched.group(1))))
+    return found
+
+
+def _latest_records() -> dict[str, dict[str, Any]]:
+    latest: dict[str, int] = {}
+    for name, version in _all_versions():
+        latest[name] = max(latest.get(name, 0), version)
+    return {name: _read_record(name, version) for name, version in latest.items()}
+
+
+def _registration(workspace: Any, record: dict[str, Any]) -> DatasetRegistration:
+    return DatasetRegistration(
+        workspace,
+        record["id"],
+        record["name"],
+        record["version"],
+        record.get("description"),
+        dict(record.get("tags") or {}),
+        record.get("created_time"),
+    )

@@ -1,0 +1,178 @@
+"""``FileDataset``: a list of files on datastores or at URLs, as ``azureml.data.FileDataset``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import TYPE_CHECKING, Any
+
+from amlflow.data.abstract_dataset import AbstractDataset
+from amlflow.data.dataset_definition import FILE, with_transform
+from amlflow.data.dataset_sources import SourceFile, has_glob, resolve
+from amlflow.data.dataset_transforms import apply_to_list, count_transform, sample_transform, split_transforms
+from amlflow.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+    from amlflow.data.dataset_registry import DatasetRegistration
+
+
+class FileDataset(AbstractDataset):
+    """Files to download or mount. Made by ``Dataset.File.from_files``."""
+
+    def __init__(self, definition: dict[str, Any] | None = None, registration: DatasetRegistration | None = None):
+        super().__init__(definition, registration)
+        if self._definition["type"] != FILE:
+            raise UserErrorException(f"A FileDataset needs a 'File' definition, not {self._definition['type']!r}")
+
+    def _files(self) -> list[SourceFile]:
+        return apply_to_list(resolve(self._definition["sources"]), self._definition["transforms"])
+
+    def to_path(self) -> list[str]:
+        """The files' paths relative to where the sources point, each with a leading '/' (as Azure ML)."""
+        return [f"/{file.relative}" for file in self._files()]
+
+    def is_single_file(self) -> bool:
+        """Whether the definition is one source naming one file (no glob, not a folder): then a download or
+        mount of it is that file. Looks the file up (outside a DAG file's parse only: that touches nothing)."""
+        from amlflow.pipeline.core._source import parsing_dag_file
+
+        sources = self._definition["sources"]
+        if len(sources) != 1:
+            return False
+        source = sources[0]
+        if "url" in source:
+            return True
+        if "local" in source:
+            return os.path.isfile(source["local"])
+        if has_glob(source["path"]) or not source["path"] or parsing_dag_file():
+            return False
+        from amlflow.storage import get_backend
+
+        infos = get_backend(source["datastore"]).list_files(source["path"])
+        return len(infos) == 1 and infos[0].path == source["path"]
+
+    def download(
+        self, target_path: str | None = None, overwrite: bool = False, ignore_not_found: bool = False
+    ) -> list[str]:
+        """Download the files under ``target_path`` (default: a new temporary folder), keeping their relative
+        paths; returns their local paths. An existing file is an error unless ``overwrite``, as Azure ML."""
+        target = os.path.abspath(target_path) if target_path else tempfile.mkdtemp(prefix="amlflow-dataset-")
+        return _download(self._files(), target, overwrite)
+
+    def mount(self, mount_point: str | None = None, **kwargs: Any) -> MountContext:
+        """A context that makes the files available at ``mount_point`` (default: a new temporary folder).
+
+        amlflow does not mount: ``start()`` downloads the files into the mount point and ``stop()`` removes
+        them again (and the folder, when this made it). Use it as ``with dataset.mount() as context:``.
+        """
+        return MountContext(self, mount_point)
+
+    def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """The dataset as a mounted input of a step, named ``input_<id>`` as Azure ML does."""
+        return self.as_named_input(None).as_mount(path_on_compute)
+
+    def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """The dataset as a downloaded input of a step, named ``input_<id>`` as Azure ML does."""
+        return self.as_named_input(None).as_download(path_on_compute)
+
+    def as_hdfs(self) -> DatasetConsumptionConfig:
+        return self.as_named_input(None).as_hdfs()
+
+    def skip(self, count: int) -> FileDataset:
+        """The dataset without its first ``count`` files."""
+        return self._derived(with_transform(self._definition, count_transform("skip", count)))
+
+    def take(self, count: int) -> FileDataset:
+        """The dataset's first ``count`` files."""
+        return self._derived(with_transform(self._definition, count_transform("take", count)))
+
+    def take_sample(self, probability: float, seed: int | None = None) -> FileDataset:
+        """Each file kept with ``probability``; the same ``seed`` keeps the same files."""
+        return self._derived(with_transform(self._definition, sample_transform(probability, seed)))
+
+    def random_split(self, percentage: float, seed: int | None = None) -> tuple[FileDataset, FileDataset]:
+        """Two datasets: about ``percentage`` of the files, and the others. The same ``seed``, the same split."""
+        first, second = split_transforms(percentage, seed)
+        return self._derived(with_transform(self._definition, first)), self._derived(
+            with_transform(self._definition, second)
+        )
+
+    def filter(self, expression: Any) -> FileDataset:
+        raise UserErrorException("FileDataset.filter is not supported by amlflow; use take, skip or random_split")
+
+    def localized(self, root: str) -> FileDataset:
+        """This dataset with its files downloaded under ``root``: read without datastore credentials.
+
+        Every file of the sources is downloaded (before the transforms, which the new dataset keeps and
+        applies to the same files in the same order), so ``to_path()`` and the data are unchanged.
+        """
+        return self._derived(localized_definition(self._definition, root))
+
+
+def localized_definition(definition: dict[str, Any], root: str) -> dict[str, Any]:
+    """``definition`` with its sources downloaded under ``root`` and replaced by ``{"local": ...}`` entries."""
+    root = os.path.abspath(root)
+    files = resolve(definition["sources"])
+    paths = _download(files, root, overwrite=True)
+    localized = dict(definition)
+    # "origin" keeps the path partition_format reads, which the local copy's path may not contain.
+    localized["sources"] = [
+        {"local": path, "root": root, "origin": file.origin} for file, path in zip(files, paths, strict=True)
+    ]
+    localized["transforms"] = list(definition["transforms"])
+    return localized
+
+
+def _download(files: list[SourceFile], target: str, overwrite: bool) -> list[str]:
+    plan = [(file, os.path.join(target, *file.relative.split("/"))) for file in files]
+    seen: set[str] = set()
+    for file, local in plan:
+        if local in seen:
+            raise UserErrorException(f"Dataset files collide: two files download to /{file.relative}")
+        seen.add(local)
+        if os.path.exists(local) and not overwrite:
+            raise UserErrorException(
+                f'File "{local}" already exists. Set overwrite=True to overwrite it, or choose an empty target path.'
+            )
+    for file, local in plan:
+        file.fetch(local)
+    return [local for _file, local in plan]
+
+
+class MountContext:
+    """What ``FileDataset.mount()`` returns: ``mount_point``, ``start()``, ``stop()``, usable in ``with``.
+
+    A download, not a mount: ``start()`` copies the files into the mount point, ``stop()`` removes them.
+    """
+
+    def __init__(self, dataset: FileDataset, mount_point: str | None = None) -> None:
+        self._dataset = dataset
+        self._made_folder = mount_point is None or not os.path.exists(mount_point)
+        self.mount_point = os.path.abspath(mount_point) if mount_point else tempfile.mkdtemp(prefix="amlflow-mount-")
+        self._files: list[str] = []
+
+    def start(self) -> None:
+        if os.path.isdir(self.mount_point) and os.listdir(self.mount_point):
+            raise UserErrorException(
+                "Dataset mount point must be empty, mounting dataset to non-empty folder is not supported."
+            )
+        os.makedirs(self.mount_point, exist_ok=True)
+        self._files = self._dataset.download(self.mount_point, overwrite=True)
+
+    def stop(self) -> None:
+        if self._made_folder:
+            shutil.rmtree(self.mount_point, ignore_errors=True)
+            return
+        for entry in os.listdir(self.mount_point):  # the user's folder stays, emptied as it was given
+            path = os.path.join(self.mount_point, entry)
+            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        self._files = []
+
+    def __enter__(self) -> MountContext:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,95 @@
+"""Dataset inputs of a step: which dataset a run reads, what it holds, and how its script receives it.
+
+A run reads the dataset of the input's spec unless it assigned its parameter another (a saved dataset
+by id, a registered one by name and version: the run conf's ``amlflow.datasets``, which the AML
+endpoint fills from ``DataSetDefinitionValueAssignments``). The script gets, as Azure ML gives them,
+the local path of the files (``mount``, ``download``; the file itself for a dataset of one file) or,
+``direct``, the dataset itself in ``Run.get_context().input_datasets``: a copy whose files the task has
+downloaded, so the script reads it without the datastore's credentials, which it never holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from amlflow.core.run import INPUT_DATASETS_ENV
+from amlflow.data.dataset_values import dataset_from_value, dataset_value
+from amlflow.runtime import run_conf
+from amlflow.runtime.fingerprint import digest
+from amlflow.storage import get_backend
+
+log = logging.getLogger(__name__)
+
+_GLOB_CHARACTERS = "*?["
+
+
+@dataclass(frozen=True)
+class StagedDataset:
+    """A dataset input made ready: its argv value, and what ``Run.input_datasets`` holds for it."""
+
+    argument: str
+    entry: dict[str, Any]
+
+
+def dataset_for_choice(choice: dict[str, Any]) -> Any:
+    """The saved (``{"id"}``) or registered (``{"name", "version"}``) dataset a run chose."""
+    from amlflow.core.dataset import Dataset
+
+    if "id" in choice:
+        return Dataset.get_by_id(None, choice["id"])
+    return Dataset.get_by_name(None, choice["name"], choice.get("version", "latest"))
+
+
+def chosen_dataset(spec: dict[str, Any], conf: dict[str, Any] | None) -> Any:
+    """The dataset this run reads for the input ``spec``."""
+    choice = run_conf.dataset_choice(conf, spec["parameter"]) if spec.get("parameter") else None
+    if choice is None:
+        return dataset_from_value(spec["dataset"])
+    log.info("Input %s: this run reads dataset %s (parameter %s)", spec["name"], choice, spec["parameter"])
+    return dataset_for_choice(choice)
+
+
+def dataset_content(dataset: Any) -> str:
+    """What a dataset holds, for the step's fingerprint: its definition and the listing of its datastore files."""
+    listings = []
+    for source in dataset.definition["sources"]:
+        if "datastore" in source:
+            prefix = _static_prefix(source["path"])
+            files = get_backend(source["datastore"]).list_files(prefix)
+            listings.append([[info.path, info.size, info.tag] for info in files])
+    return digest([dataset.definition, listings])
+
+
+def _static_prefix(path: str) -> str:
+    """The part of a glob before its first wildcard, up to a folder boundary: what to list."""
+    cut = min((path.index(c) for c in _GLOB_CHARACTERS if c in path), default=len(path))
+    if cut == len(path):
+        return path
+    head = path[:cut]
+    return head.rsplit("/", 1)[0] if "/" in head else ""
+
+
+def stage_dataset(spec: dict[str, Any], dataset: Any, workdir: str) -> StagedDataset:
+    """The dataset's files on local disk, as the input's mode gives them to the script."""
+    where = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("datasets", spec["name"]))
+    value = dataset_value(dataset)
+    which = {key: item for key, item in value.items() if key != "definition"} or "(unsaved)"
+    if spec["mode"] == "direct":
+        local = dataset.localized(where)
+        log.info("Input %s: dataset %s, its files downloaded to %s", spec["name"], which, where)
+        return StagedDataset(str(dataset.id or spec["name"]), {**value, "definition": local.definition})
+    paths = dataset.download(where, overwrite=True)
+    path = paths[0] if dataset.is_single_file() and len(paths) == 1 else where
+    log.info("Input %s: dataset %s, %d file(s) at %s", spec["name"], which, len(paths), path)
+    return StagedDataset(path, {"path": path})
+
+
+def dataset_environment(staged: dict[str, StagedDataset]) -> dict[str, str]:
+    """The script's ``AMLFLOW_INPUT_DATASETS`` variable (none when the step reads no dataset)."""
+    if not staged:
+        return {}
+    return {INPUT_DATASETS_ENV: json.dumps({name: item.entry for name, item in staged.items()})}
