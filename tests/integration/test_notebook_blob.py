@@ -17,7 +17,8 @@ import pytest
 
 from scripts.stack import LOCAL_BUNDLE, PIPELINE_BUNDLE, Stack
 from tests.fixtures.airflow_stack import PASSWORDS, USERS, AirflowStack
-from tests.integration.test_notebook_submit import notebook_folder, run_notebook
+from tests.integration.test_notebook_output_datasets import run_output_datasets_notebook
+from tests.integration.test_notebook_submit import notebook_folder, notebook_result, run_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -50,7 +51,7 @@ def seed_on_blob(blob_stack, tmp_path_factory):
     folder = notebook_folder(tmp_path_factory.mktemp("seed_blob"), stack)
     done = run_notebook(folder, stack, **connection)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return folder, json.loads(done.stdout.split("RESULT ", 1)[1])
+    return folder, notebook_result(done.stdout)
 
 
 def test_the_seed_runs_with_its_definition_and_code_on_blob_only(blob_stack, seed_on_blob, azurite):
@@ -76,3 +77,14 @@ def test_the_published_endpoint_runs_from_the_blob_bundle(blob_stack, seed_on_bl
     assert location["uri"].startswith(f"wasbs://{CONTAINER}@")
     report = azurite.container(CONTAINER).download_blob(f"{location['path']}/report.json").readall()
     assert json.loads(report)["pipeline_arg"] == 20
+
+
+def test_output_datasets_and_their_registrations_live_on_blob_only(blob_stack, web_files, azurite, tmp_path):
+    """The publish-and-run notebook (a URL dataset, three OutputFileDatasetConfigs, register_on_complete)."""
+    stack, connection = blob_stack
+    result = run_output_datasets_notebook(stack, web_files, tmp_path, **connection)
+    assert result["status"] == ["Finished", "Finished"] and result["latest"] == 2
+    assert "pipeline_param 45" in result["versions"]["2"][1]
+    names = {blob.name for blob in azurite.container(CONTAINER).list_blobs()}
+    assert any(n.startswith("amlflow-datasets/by-name/compare_result/") for n in names), names
+    assert any(n.startswith("dataset/") and n.endswith("/processed_data1/Titanic.csv") for n in names), names

@@ -23,7 +23,7 @@ import pytest
 
 from tests.doubles.databricks import DatabricksDouble, Play
 from tests.fixtures.databricks_double import connection
-from tests.integration.test_notebook_submit import run_notebook
+from tests.integration.test_notebook_submit import notebook_result, run_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -316,7 +316,7 @@ def databricks_notebook(airflow_stack, databricks_double, tmp_path_factory):
     (folder / "notebook.py").write_text(textwrap.dedent(NOTEBOOK))
     done = run_notebook(str(folder), airflow_stack, "notebook.py", **SETTINGS)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    runs = json.loads(done.stdout.split("RESULT ", 1)[1])
+    runs = notebook_result(done.stdout)
     return done.stdout, {name: [tuple(run) for run in found] for name, found in runs.items()}
 
 

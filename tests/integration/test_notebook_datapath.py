@@ -16,7 +16,7 @@ import textwrap
 
 import pytest
 
-from tests.integration.test_notebook_submit import run_notebook
+from tests.integration.test_notebook_submit import notebook_result, run_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -159,7 +159,7 @@ def datapath_notebook(airflow_stack, tmp_path_factory):
     (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": airflow_stack.url, "username": "admin"}))
     done = run_notebook(str(folder), airflow_stack, "notebook.py")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(done.stdout.split("RESULT ", 1)[1])
+    return notebook_result(done.stdout)
 
 
 def test_each_run_reads_the_folder_its_datapath_parameter_names(datapath_notebook):

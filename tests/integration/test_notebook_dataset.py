@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from tests.integration.test_notebook_submit import run_notebook
+from tests.integration.test_notebook_submit import notebook_result, run_notebook
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +174,7 @@ def dataset_notebook(airflow_stack, web_files, tmp_path_factory):
     (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": airflow_stack.url, "username": "admin"}))
     done = run_notebook(str(folder), airflow_stack, "notebook.py")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(done.stdout.split("RESULT ", 1)[1])
+    return notebook_result(done.stdout)
 
 
 def test_each_run_reads_the_datasets_its_parameters_were_given(dataset_notebook):

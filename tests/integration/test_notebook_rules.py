@@ -22,7 +22,7 @@ from amlflow.factory import yaml_writer
 from tests.example_pipeline import DAG_ID as EXAMPLE_DAG_ID
 from tests.example_pipeline import installed_example
 from tests.fixtures.airflow_stack import PARSE_TIMEOUT
-from tests.integration.test_notebook_submit import notebook_env
+from tests.integration.test_notebook_submit import notebook_env, notebook_result
 
 pytestmark = pytest.mark.integration
 
@@ -200,7 +200,7 @@ def test_two_concurrent_submissions_of_different_graphs_each_run_their_own(stack
     for label, folder, process in started:
         out, err = process.communicate(timeout=300)
         assert process.returncode == 0, out[-2000:] + err[-2000:]
-        results[label] = json.loads(out.split("RESULT ", 1)[1])
+        results[label] = notebook_result(out)
         marks = [os.path.join(r, n) for r, _d, ns in os.walk(folder / "outputs") for n in ns]
         with open(marks[0]) as handle:
             assert json.load(handle) == {"graph": label}

@@ -139,6 +139,11 @@ def notebook_env(folder: str, stack, **extra: str) -> dict[str, str]:
     return env
 
 
+def notebook_result(stdout: str) -> dict:
+    """The JSON a notebook printed on its ``RESULT`` line (log lines may follow it)."""
+    return json.loads(stdout.split("RESULT ", 1)[1].splitlines()[0])
+
+
 def run_notebook(folder: str, stack, script: str = "seed.py", **extra: str) -> subprocess.CompletedProcess:
     env = notebook_env(folder, stack, **extra)
     return subprocess.run([sys.executable, script], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
@@ -149,7 +154,7 @@ def seed_notebook(airflow_stack, tmp_path_factory):
     folder = notebook_folder(tmp_path_factory.mktemp("seed"), airflow_stack)
     done = run_notebook(folder, airflow_stack)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    result = json.loads(done.stdout.split("RESULT ", 1)[1])
+    result = notebook_result(done.stdout)
     return folder, done.stdout, result
 
 

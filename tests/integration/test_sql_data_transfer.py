@@ -20,6 +20,7 @@ import pytest
 
 from tests.fixtures.airflow_stack import PASSWORDS
 from tests.fixtures.azurite import ACCOUNT, ACCOUNT_KEY
+from tests.integration.test_notebook_submit import notebook_result
 
 pytestmark = pytest.mark.integration
 
@@ -122,7 +123,7 @@ def transfer_notebook(airflow_stack, postgres, azurite, tmp_path_factory):
         timeout=300,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return json.loads(done.stdout.split("RESULT ", 1)[1]), done.stdout + done.stderr
+    return notebook_result(done.stdout), done.stdout + done.stderr
 
 
 def test_get_else_register_works_and_a_typo_is_azure_mls_error(transfer_notebook):

@@ -131,6 +131,14 @@ def test_download_keeps_relative_paths_and_refuses_to_overwrite(store, tmp_path)
     assert (target / "year-2019" / "1.jpg").read_bytes() == b"d19-1"
 
 
+def test_a_source_that_names_no_file_fails_a_download_unless_ignore_not_found(store, tmp_path):
+    ds = Dataset.File.from_files([(store, "single/only.csv"), (store, "gone/*.csv")], validate=False)
+    with pytest.raises(DatasetValidationError, match="no files found at"):
+        ds.download(str(tmp_path / "strict"))
+    assert not (tmp_path / "strict").exists()  # nothing half-downloaded
+    assert ds.download(str(tmp_path / "lenient"), ignore_not_found=True) == [str(tmp_path / "lenient" / "only.csv")]
+
+
 def test_a_single_file_source_downloads_to_that_file(store, tmp_path):
     ds = Dataset.File.from_files((store, "single/only.csv"))
     assert ds.is_single_file()

@@ -182,7 +182,8 @@ def _datasets(assignments: dict[str, Any], dag: Any) -> dict[str, dict[str, Any]
             dataset = dataset_for_choice(choice)
         except UserErrorException as error:
             raise SubmissionError(f"{field}: {error}") from None
-        if dataset.definition["type"] != expected:
+        # A default named in a DAG file (a registered dataset) is of the kind it is when the step runs.
+        if expected in ("File", "Tabular") and dataset.definition["type"] != expected:
             raise SubmissionError(
                 f"{field}: a {dataset.definition['type']} dataset can not be given to {name!r}, whose default is a "
                 f"{expected} dataset"

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from amlflow.data import dataset_registry
 from amlflow.data.dataset_definition import FILE, TABULAR, checked_definition, definition_id
+from amlflow.data.dataset_reference import DatasetReference
 from amlflow.data.dataset_registry import DatasetRegistration
 from amlflow.data.dataset_sources import describe_source
 from amlflow.exceptions import UserErrorException
+from amlflow.pipeline.core._source import parsing_dag_file
 
 if TYPE_CHECKING:
     from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
@@ -80,13 +82,20 @@ class AbstractDataset:
     # -- the registry ----------------------------------------------------------------------------
     @staticmethod
     def get_by_name(workspace: Any, name: str, version: int | str = "latest", **kwargs: Any) -> AbstractDataset:
-        """The dataset registered as ``name`` (its ``version``, default the latest)."""
+        """The dataset registered as ``name`` (its ``version``, default the latest).
+
+        While Airflow parses a DAG file: a reference the step's task resolves (``DatasetReference``).
+        """
+        if parsing_dag_file():
+            return DatasetReference(name, version)
         definition, registration = dataset_registry.get_by_name(workspace, name, version)
         return dataset_from_definition(definition, registration)
 
     @staticmethod
     def get_by_id(workspace: Any, id: str, **kwargs: Any) -> AbstractDataset:
         """The saved dataset ``id``, with its registered name and version if it has them."""
+        if parsing_dag_file():
+            return DatasetReference(saved_id=id)
         definition = dataset_registry.load_definition(id)
         return dataset_from_definition(definition, dataset_registry.registration_of_id(workspace, id))
 

@@ -82,8 +82,9 @@ def _registered(reference: tuple[Any, ...]) -> Any:
 
 def _is_dataset(value: Any) -> bool:
     from amlflow.data.abstract_dataset import AbstractDataset
+    from amlflow.data.dataset_reference import DatasetReference
 
-    return isinstance(value, AbstractDataset)
+    return isinstance(value, AbstractDataset | DatasetReference)
 
 
 def _check_mode(dataset: Any, mode: Any) -> None:

@@ -141,28 +141,33 @@ class SourceFile:
                 raise DatasetValidationError(f"Cannot read dataset file {self.location}: {error}", error) from None
 
 
-def resolve(sources: list[dict[str, Any]]) -> list[SourceFile]:
+def resolve(sources: list[dict[str, Any]], ignore_not_found: bool = False) -> list[SourceFile]:
     """Every file the sources name, source by source, each source's files sorted by path.
 
-    A source that names nothing raises ``DatasetValidationError`` naming it. Relative paths are taken
+    A source that names nothing raises ``DatasetValidationError`` naming it (is left out with
+    ``ignore_not_found``). Relative paths are taken
     from the folder the source names (for a file or a glob: the folder before its first wildcard), and
     from the folder those share when all sources are on one datastore, as Azure ML's ``to_path`` shows.
     """
     found: list[tuple[str, list[tuple[str, str]]]] = []  # (base, [(location, path under base...)])
+    kept: list[dict[str, Any]] = []  # the sources that named files
     for source in sources:
         base, files = _files_of(source)
+        if not files and ignore_not_found:
+            continue
         if not files:
             raise DatasetValidationError(
                 f"Failed to validate the data: no files found at {describe_source(source)}. If data is "
                 "inaccessible, please set validate to False."
             )
         found.append((base, files))
-    stores = {source.get("datastore") for source in sources}
+        kept.append(source)
+    stores = {source.get("datastore") for source in kept}
     shared = None
-    if len(sources) > 1 and len(stores) == 1 and None not in stores:
+    if len(kept) > 1 and len(stores) == 1 and None not in stores:
         shared = _common_folder([base for base, _files in found])
     result = []
-    for source, (base, files) in zip(sources, found, strict=True):
+    for source, (base, files) in zip(kept, found, strict=True):
         kind = next(k for k in ("datastore", "url", "local") if k in source)
         for location, path in files:
             relative = _relative(path, shared) if shared is not None else _relative(path, base)

@@ -19,10 +19,13 @@ def dataset_value(dataset: Any) -> dict[str, Any]:
 
 
 def dataset_from_value(value: dict[str, Any]) -> Any:
-    """The dataset of its JSON (``dataset_value``)."""
+    """The dataset of its JSON (``dataset_value``); a registered dataset named in a DAG file stays a reference."""
     from amlflow.data.abstract_dataset import dataset_from_definition
+    from amlflow.data.dataset_reference import REGISTERED, reference_from_definition
     from amlflow.data.dataset_registry import DatasetRegistration
 
+    if value["definition"]["type"] == REGISTERED:
+        return reference_from_definition(value["definition"])
     known = value.get("id") is not None
     registration = (
         DatasetRegistration(None, value.get("id"), value.get("name"), value.get("version")) if known else None

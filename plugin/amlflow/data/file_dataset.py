@@ -26,8 +26,9 @@ class FileDataset(AbstractDataset):
         if self._definition["type"] != FILE:
             raise UserErrorException(f"A FileDataset needs a 'File' definition, not {self._definition['type']!r}")
 
-    def _files(self) -> list[SourceFile]:
-        return apply_to_list(resolve(self._definition["sources"]), self._definition["transforms"])
+    def _files(self, ignore_not_found: bool = False) -> list[SourceFile]:
+        files = resolve(self._definition["sources"], ignore_not_found)
+        return apply_to_list(files, self._definition["transforms"])
 
     def to_path(self) -> list[str]:
         """The files' paths relative to where the sources point, each with a leading '/' (as Azure ML)."""
@@ -57,9 +58,10 @@ class FileDataset(AbstractDataset):
         self, target_path: str | None = None, overwrite: bool = False, ignore_not_found: bool = False
     ) -> list[str]:
         """Download the files under ``target_path`` (default: a new temporary folder), keeping their relative
-        paths; returns their local paths. An existing file is an error unless ``overwrite``, as Azure ML."""
+        paths; returns their local paths. An existing file is an error unless ``overwrite``, as Azure ML; a source
+        that names no file is an error unless ``ignore_not_found``."""
         target = os.path.abspath(target_path) if target_path else tempfile.mkdtemp(prefix="amlflow-dataset-")
-        return _download(self._files(), target, overwrite)
+        return _download(self._files(ignore_not_found), target, overwrite)
 
     def mount(self, mount_point: str | None = None, **kwargs: Any) -> MountContext:
         """A context that makes the files available at ``mount_point`` (default: a new temporary folder).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from amlflow.factory.assets import output_asset_uri, step_assets
 from amlflow.factory.step_specs import input_specs, output_specs
 from amlflow.runtime import run_conf
 from amlflow.runtime.limits import parameter_schema
@@ -66,8 +67,9 @@ def build_dag(
     # continue_on_step_failure=True); the run fails.
     dag_kwargs.setdefault("doc_md", description)
     dag_kwargs.setdefault("description", (description or "").splitlines()[0][:200] if description else None)
+    data_assets = _data_assets(dag_id, pipeline, specs)
     with DAG(dag_id=dag_id, params=params, tags=tags, **dag_kwargs) as dag:
-        tasks = {step.name: _task(step, pipeline, *specs[step.name]) for step in pipeline.steps}
+        tasks = {step.name: _task(step, pipeline, *specs[step.name], data_assets[step.name]) for step in pipeline.steps}
         for upstream, downstream in pipeline.edges():
             tasks[upstream] >> tasks[downstream]
     return dag
@@ -100,8 +102,31 @@ def _data_path_targets(
     return inputs, datastores
 
 
+def _data_assets(
+    dag_id: str, pipeline: Pipeline, specs: dict[str, tuple[list[dict[str, Any]], list[dict[str, Any]]]]
+) -> dict[str, dict[str, list[Any]]]:
+    """Each step's ``inlets`` and ``outlets``: the assets of what it reads and writes."""
+    from amlflow import config
+
+    default = pipeline.default_datastore_name or config.get("default_datastore")
+    produced = {
+        (step.name, spec["name"]): output_asset_uri(dag_id, step.name, spec, default)
+        for step in pipeline.steps
+        for spec in specs[step.name][1]
+    }
+    found = {}
+    for step in pipeline.steps:
+        inlets, outlets = step_assets(dag_id, step.name, *specs[step.name], produced, default)
+        found[step.name] = {"inlets": inlets, "outlets": outlets}
+    return found
+
+
 def _task(
-    step: PipelineStep, pipeline: Pipeline, inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]
+    step: PipelineStep,
+    pipeline: Pipeline,
+    inputs: list[dict[str, Any]],
+    outputs: list[dict[str, Any]],
+    assets: dict[str, list[Any]],
 ) -> BaseOperator:
     from amlflow.core.compute import resolve_compute
     from amlflow.factory.translators import translator_for
@@ -115,6 +140,7 @@ def _task(
         "allow_reuse": getattr(step, "allow_reuse", True),
         "inputs": inputs,
         "outputs": outputs,
+        **assets,
         **placement,
     }
     return translator_for(step)(step, pipeline, common)

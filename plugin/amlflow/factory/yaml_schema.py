@@ -44,8 +44,12 @@ _DATASET = {
     "properties": {
         "definition": {
             "type": "object",
-            "required": ["type", "sources"],
-            "properties": {"type": {"enum": ["File", "Tabular"]}, "sources": {"type": "array", "minItems": 1}},
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["File", "Tabular", "Registered"]},
+                "sources": {"type": "array", "minItems": 1},
+                "reference": {"type": "object", "description": "Registered: {name, version} or {id}"},
+            },
         },
         "id": {"type": "string"},
         "name": {"type": "string"},

@@ -27,6 +27,7 @@ from amlflow.data.abstract_dataset import AbstractDataset
 from amlflow.data.data_reference import DataReference
 from amlflow.data.datapath import datapath_input_reference, is_datapath_input
 from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+from amlflow.data.dataset_reference import DatasetReference
 from amlflow.data.dataset_values import dataset_value
 from amlflow.data.output_dataset_config import OutputFileDatasetConfig
 from amlflow.data.sql_data_reference import SqlDataReference
@@ -217,7 +218,8 @@ class _Writer:
     def _consumption(self, consumption: DatasetConsumptionConfig, where: str) -> dict[str, Any]:
         source = consumption.parameter or consumption.dataset
         # A parameter or an output dataset is declared once and referenced; a dataset is written in place.
-        dataset = dataset_value(source) if isinstance(source, AbstractDataset) else self._value(source, where)
+        is_dataset = isinstance(source, AbstractDataset | DatasetReference)
+        dataset = dataset_value(source) if is_dataset else self._value(source, where)
         spec: dict[str, Any] = {"dataset": dataset, "mode": consumption.mode}
         if consumption.path_on_compute:
             spec["path_on_compute"] = consumption.path_on_compute

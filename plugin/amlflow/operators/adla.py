@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.hooks.adla import ENDED, AdlaHook, describe_errors, job_summary
+from amlflow.runtime.asset_events import describe_outputs
 from amlflow.runtime.inputs import locate_input, resolve_input
 from amlflow.runtime.written_outputs import clear_output, commit_written_output
 from amlflow.storage import get_backend
@@ -182,8 +183,10 @@ class AdlaStepOperator(BaseOperator):
             detail = "; ".join(errors) or "the service gave no error message"
             raise StepFailedError(f"step {self.task_id!r}: ADLA job {job_id} ended {job.get('result')}: {detail}")
         ti = context["ti"]
-        for name, (backend, path) in self._output_paths(ti).items():
-            ti.xcom_push(key=name, value=commit_written_output(backend, path).to_xcom())
+        committed = {name: commit_written_output(*where) for name, where in self._output_paths(ti).items()}
+        for name, location in committed.items():
+            ti.xcom_push(key=name, value=location.to_xcom())
+        describe_outputs(context, self.outputs, committed)
 
     def on_kill(self) -> None:
         """Killed on the worker (before deferring): cancel the job this try submitted."""

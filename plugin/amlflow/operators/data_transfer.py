@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from amlflow.exceptions import StepFailedError
+from amlflow.runtime.asset_events import describe_outputs
 from amlflow.runtime.inputs import locate_input, resolve_input
 from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.runtime.written_outputs import commit_written_output
@@ -76,7 +77,7 @@ class DataTransferStepOperator(BaseOperator):
         ti = context["ti"]
         spec = self.inputs[0]
         if spec["kind"] == "SqlDataReference":
-            return self._export(ti, spec)
+            return self._export(context, spec)
         source, source_path = resolve_input(spec, locate_input(spec, ti))
         dest = get_backend(self.destination["datastore"])
         dest_root = self.destination["path"].strip("/")
@@ -109,7 +110,7 @@ class DataTransferStepOperator(BaseOperator):
             dest.uri(copy_to),
             dest.kind,
         )
-        self._place(ti, source, copy_from, files, dest, copy_to, placed, dest_root)
+        self._place(context, source, copy_from, files, dest, copy_to, placed, dest_root)
 
     def _uncommit(self, dest: DatastoreBackend, dest_root: str) -> None:
         """From here until the new manifest, no step reads the destination."""
@@ -120,7 +121,7 @@ class DataTransferStepOperator(BaseOperator):
 
     def _place(
         self,
-        ti: Any,
+        context: Any,
         source: DatastoreBackend,
         copy_from: str,
         files: list[FileInfo],
@@ -134,9 +135,10 @@ class DataTransferStepOperator(BaseOperator):
         checked = self._verify(source, files, dest, placed, dest_root)
         self.log.info("Verified %d files: sizes, and %s", len(files), checked)
         location = commit_written_output(dest, dest_root)
-        ti.xcom_push(key=self.outputs[0]["name"], value=location.to_xcom())
+        context["ti"].xcom_push(key=self.outputs[0]["name"], value=location.to_xcom())
+        describe_outputs(context, self.outputs, {self.outputs[0]["name"]: location})
 
-    def _export(self, ti: Any, spec: dict[str, Any]) -> None:
+    def _export(self, context: Any, spec: dict[str, Any]) -> None:
         """A SqlDataReference: its rows as one CSV file at the destination, checked, then committed."""
         from amlflow.storage.sql import SqlBackend
 
@@ -168,7 +170,7 @@ class DataTransferStepOperator(BaseOperator):
                 dest.uri(target),
                 dest.kind,
             )
-            self._place(ti, exported, "rows.csv", files, dest, target, {"rows.csv": target}, dest_root)
+            self._place(context, exported, "rows.csv", files, dest, target, {"rows.csv": target}, dest_root)
 
     def _verify(
         self,

@@ -39,6 +39,7 @@ from airflow.sdk.exceptions import AirflowFailException, TaskDeferralTimeout
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.hooks.databricks import DatabricksStepHook
+from amlflow.runtime.asset_events import describe_outputs
 from amlflow.runtime.inputs import locate_input, resolve_input
 from amlflow.runtime.tries import step_retry_arguments
 from amlflow.runtime.written_outputs import clear_output, commit_written_output
@@ -198,9 +199,10 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         self.run_id = int(external_id)
         self._log_run_output(self.run_id)
         ti = context["ti"]
-        for spec in self.outputs:
-            location = commit_written_output(*self._output_place(ti, spec))
-            ti.xcom_push(key=spec["name"], value=location.to_xcom())
+        committed = {spec["name"]: commit_written_output(*self._output_place(ti, spec)) for spec in self.outputs}
+        for name, location in committed.items():
+            ti.xcom_push(key=name, value=location.to_xcom())
+        describe_outputs(context, self.outputs, committed)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         # A deferred task whose timeout passed (or whose trigger failed) comes back here to fail; the

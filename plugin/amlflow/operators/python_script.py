@@ -14,6 +14,7 @@ from amlflow.exceptions import StepFailedError, StepInterruptedError
 from amlflow.runtime import reuse, run_conf
 from amlflow.runtime.arguments import data_environment, resolve_argv
 from amlflow.runtime.artifacts import METRICS_XCOM_KEY, StepArtifacts, read_metrics, small_metrics
+from amlflow.runtime.asset_events import describe_outputs
 from amlflow.runtime.dataset_inputs import dataset_environment, stage_dataset
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, stage_input
@@ -121,14 +122,17 @@ class PythonScriptStepOperator(BaseOperator):
                 earlier.describe(),
                 fingerprint,
             )
-            committed = earlier.outputs
+            committed, registered = earlier.outputs, {}
             metrics = read_metrics(earlier.dag_id, earlier.run_id, earlier.task_id)
         else:
-            committed, metrics = self._run(context, snapshot, located)
+            committed, registered, metrics = self._run(context, snapshot, located)
             if self.allow_reuse:
                 reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
         for name, location in committed.items():
             ti.xcom_push(key=name, value=location.to_xcom())
+        describe_outputs(
+            context, self.outputs, committed, registered, earlier.describe() if earlier is not None else None
+        )
         ti.xcom_push(key=reuse.FINGERPRINT_XCOM_KEY, value=fingerprint)
         if earlier is not None:
             ti.xcom_push(key=reuse.REUSE_XCOM_KEY, value=reuse.reuse_xcom(earlier))
@@ -146,8 +150,11 @@ class PythonScriptStepOperator(BaseOperator):
 
     def _run(
         self, context: Any, snapshot: Snapshot, located: list[tuple[dict[str, Any], Any]]
-    ) -> tuple[dict[str, DataLocation], dict[str, Any]]:
-        """Stage inputs, run the script in a copy of the snapshot, commit outputs, upload artifacts."""
+    ) -> tuple[dict[str, DataLocation], dict[str, Any], dict[str, Any]]:
+        """Stage inputs, run the script in a copy of the snapshot, commit outputs, upload artifacts.
+
+        Returns the committed outputs, the datasets some were registered as, and the metrics.
+        """
         ti = context["ti"]
         owner = {"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "try_number": ti.try_number}
         with leases.take(leases.work_root(), "step-", owner) as workdir:
@@ -176,10 +183,11 @@ class PythonScriptStepOperator(BaseOperator):
                     }
                     self._run_script(cwd, input_paths, outputs.local_paths(), artifacts, aml_env)
                     committed = outputs.commit()
+                    registered = outputs.registered
             finally:
                 # A failed script's logs and metrics are kept too: they say why it failed.
                 metrics = artifacts.upload()
-        return committed, metrics
+        return committed, registered, metrics
 
     def _run_script(
         self,

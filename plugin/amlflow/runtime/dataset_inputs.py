@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from amlflow.core.run import INPUT_DATASETS_ENV
+from amlflow.data.dataset_reference import DatasetReference
 from amlflow.data.dataset_values import dataset_from_value, dataset_value
+from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
 from amlflow.runtime.fingerprint import digest
 from amlflow.storage import get_backend
@@ -47,10 +49,25 @@ def dataset_for_choice(choice: dict[str, Any]) -> Any:
 def chosen_dataset(spec: dict[str, Any], conf: dict[str, Any] | None) -> Any:
     """The dataset this run reads for the input ``spec``."""
     choice = run_conf.dataset_choice(conf, spec["parameter"]) if spec.get("parameter") else None
-    if choice is None:
-        return dataset_from_value(spec["dataset"])
-    log.info("Input %s: this run reads dataset %s (parameter %s)", spec["name"], choice, spec["parameter"])
-    return dataset_for_choice(choice)
+    if choice is not None:
+        log.info("Input %s: this run reads dataset %s (parameter %s)", spec["name"], choice, spec["parameter"])
+        return _checked_mode(spec, dataset_for_choice(choice))
+    dataset = dataset_from_value(spec["dataset"])
+    if isinstance(dataset, DatasetReference):  # named in a DAG file, looked up now
+        dataset = dataset.resolve()
+        log.info("Input %s: dataset %r is version %s (id %s)", spec["name"], dataset.name, dataset.version, dataset.id)
+    return _checked_mode(spec, dataset)
+
+
+def _checked_mode(spec: dict[str, Any], dataset: Any) -> Any:
+    from amlflow.data.tabular_dataset import TabularDataset
+
+    if isinstance(dataset, TabularDataset) and spec["mode"] != "direct":
+        raise StepFailedError(
+            f"input {spec['name']!r}: dataset {dataset.name or dataset.id!r} is a TabularDataset, which can not be "
+            f"given in {spec['mode']} mode; only a FileDataset can (use as_named_input(...) alone: direct mode)"
+        )
+    return dataset
 
 
 def dataset_content(dataset: Any) -> str:

@@ -30,6 +30,8 @@ class StagedOutputs:
         self._uploads = list(uploads or [])
         self._staged: dict[str, OutputStaging] = {}
         self._specs = {spec["name"]: spec for spec in specs}
+        #: the dataset each committed output dataset was registered as, by output name
+        self.registered: dict[str, Any] = {}
         for spec in specs:
             backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
             if spec.get("destination"):
@@ -62,6 +64,7 @@ class StagedOutputs:
                 backend.uri(staging.path),
                 manifest.fingerprint,
                 manifest.total_size,
+                len(manifest.files),
             )
             del self._staged[name]
             log.info(
@@ -73,7 +76,7 @@ class StagedOutputs:
             )
             registration = self._specs[name].get("register")
             if registration:
-                register_output(registration, committed[name])
+                self.registered[name] = register_output(registration, committed[name])
         return committed
 
     def abort(self) -> None:
@@ -82,7 +85,7 @@ class StagedOutputs:
         self._staged.clear()
 
 
-def register_output(registration: dict[str, Any], location: DataLocation) -> None:
+def register_output(registration: dict[str, Any], location: DataLocation) -> Any:
     """Register a committed output dataset's files as the next version of the dataset it names."""
     from amlflow.data import dataset_registry
     from amlflow.data.dataset_definition import FILE, make_definition
@@ -99,6 +102,7 @@ def register_output(registration: dict[str, Any], location: DataLocation) -> Non
     log.info(
         "Output registered as dataset %r, version %s (id %s)", registered.name, registered.version, registered.saved_id
     )
+    return registered
 
 
 def upload_folder(spec: dict[str, Any], local_dir: str) -> int:

@@ -32,6 +32,8 @@ def commit_written_output(backend: DatastoreBackend, path: str) -> DataLocation:
     if not manifest.files:
         log.warning("Output %s: the job wrote no files; committing it empty", backend.uri(path))
     backend.write_manifest(path, manifest)
-    location = DataLocation(backend.name, path, backend.uri(path), manifest.fingerprint, manifest.total_size)
+    location = DataLocation(
+        backend.name, path, backend.uri(path), manifest.fingerprint, manifest.total_size, len(manifest.files)
+    )
     log.info("Output committed: %d files, %d bytes at %s", len(manifest.files), manifest.total_size, location.uri)
     return location

@@ -12,13 +12,14 @@ KIND = "PipelineData"
 
 @dataclass(frozen=True)
 class DataLocation:
-    """A committed step output: datastore name, path, a URI to show, and its manifest's fingerprint."""
+    """A committed step output: datastore name, path, a URI to show, its manifest's fingerprint, bytes and files."""
 
     datastore: str
     path: str
     uri: str
     fingerprint: str
     size: int = 0
+    files: int = 0
 
     def to_xcom(self) -> dict[str, Any]:
         return {MARKER: KIND, **asdict(self)}

@@ -43,8 +43,9 @@ class PipelineParameter:
     def is_dataset(self) -> bool:
         """Whether the value is a dataset (a FileDataset or TabularDataset), given as a DatasetConsumptionConfig."""
         from amlflow.data.abstract_dataset import AbstractDataset
+        from amlflow.data.dataset_reference import DatasetReference
 
-        return isinstance(self.default_value, AbstractDataset)
+        return isinstance(self.default_value, AbstractDataset | DatasetReference)
 
     def problems(self) -> list[str]:
         supported = ", ".join(t.__name__ for t, _ in PARAMETER_TYPES)
