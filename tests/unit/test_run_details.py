@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,8 +25,10 @@ class FakeRun:
     def __init__(self) -> None:
         self.status = "Running"
         self.steps = [FakeStep("train_step")]
+        self.looks = 0
 
     def get_status(self) -> str:
+        self.looks += 1
         return self.status
 
     def _all_steps(self) -> list[FakeStep]:
@@ -33,6 +37,13 @@ class FakeRun:
     def finish(self) -> None:
         self.status = "Finished"
         self.steps[0]._entity["Status"]["StatusCode"] = "Finished"
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 @pytest.fixture
@@ -46,6 +57,7 @@ def exit_hooks(monkeypatch) -> list[Any]:
 def test_a_script_that_ends_between_two_refreshes_prints_the_runs_last_state(exit_hooks, capsys):
     run = FakeRun()
     RunDetails(run).show()
+    wait_until(lambda: run.looks == 2)  # show()'s look, then the thread's first, before its long sleep
     run.finish()  # between two refreshes: the thread has not seen it
     for hook, args in exit_hooks:
         hook(*args)
