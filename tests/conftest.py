@@ -77,6 +77,21 @@ def local_datastores(*names: str) -> None:
         os.makedirs(os.path.join(config.local_datastore_root(), name), exist_ok=True)
 
 
+@pytest.fixture
+def local_root(monkeypatch, tmp_path):
+    """A fresh ``[amlflow] local_datastore_root`` (``<tmp_path>/stores``) holding ``workspaceblobstore``.
+
+    amlflow caches datastore backends by name: they are forgotten before and after, so a test sees its own.
+    """
+    from amlflow.storage.registry import forget_backends
+
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
+    forget_backends()
+    local_datastores("workspaceblobstore")
+    yield tmp_path / "stores"
+    forget_backends()
+
+
 def install_dag(source: str, name: str | None = None) -> str:
     """Copy a DAG file (and its folder of scripts, if it has one) into the session's dags folder."""
     target = os.path.join(DAGS, name or os.path.basename(source))

@@ -13,22 +13,15 @@ from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
 from amlflow.factory.step_specs import dataset_input_spec
 from amlflow.pipeline.core import PipelineParameter
 from amlflow.runtime.dataset_inputs import chosen_dataset, dataset_content, dataset_environment, stage_dataset
-from tests.conftest import local_datastores
 
 
 @pytest.fixture
-def store(monkeypatch, tmp_path) -> Datastore:
-    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
-    from amlflow.storage.registry import forget_backends
-
-    forget_backends()
-    local_datastores("workspaceblobstore")
+def store(local_root, tmp_path) -> Datastore:
     data = tmp_path / "stores" / "workspaceblobstore" / "data"
     (data / "part").mkdir(parents=True)
     (data / "part" / "a.csv").write_text("x,y\n1,2\n")
     (data / "part" / "b.csv").write_text("x,y\n3,4\n")
-    yield Datastore(Workspace(), "workspaceblobstore")
-    forget_backends()
+    return Datastore(Workspace(), "workspaceblobstore")
 
 
 def _staged(consumption: DatasetConsumptionConfig, workdir: str):

@@ -13,20 +13,13 @@ from amlflow.factory.step_specs import input_specs
 from amlflow.pipeline.core import Pipeline, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
 from amlflow.runtime.dataset_inputs import chosen_dataset
-from tests.conftest import local_datastores
 
 
 @pytest.fixture
-def ws(monkeypatch, tmp_path) -> Workspace:
-    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
-    from amlflow.storage.registry import forget_backends
-
-    forget_backends()
-    local_datastores("workspaceblobstore")
+def ws(local_root, tmp_path) -> Workspace:
     (tmp_path / "stores" / "workspaceblobstore" / "t.csv").write_text("a,b\n1,2\n")
     (tmp_path / "train.py").write_text("")
-    yield Workspace()
-    forget_backends()
+    return Workspace()
 
 
 @pytest.fixture

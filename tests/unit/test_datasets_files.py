@@ -32,20 +32,15 @@ FILES = {
 
 
 @pytest.fixture
-def ws(monkeypatch, tmp_path) -> Workspace:
-    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
-    from amlflow.storage.registry import forget_backends
-
-    forget_backends()
-    local_datastores("workspaceblobstore", "otherstore")
+def ws(local_root, tmp_path) -> Workspace:
+    local_datastores("otherstore")
     for rel, data in FILES.items():
         path = tmp_path / "stores" / "workspaceblobstore" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     (tmp_path / "stores" / "otherstore" / "more").mkdir()
     (tmp_path / "stores" / "otherstore" / "more" / "o.txt").write_bytes(b"other")
-    yield Workspace()
-    forget_backends()
+    return Workspace()
 
 
 @pytest.fixture

@@ -16,22 +16,15 @@ from amlflow.data.dataset_definition import definition_id
 from amlflow.data.dataset_registry import BY_ID, BY_NAME
 from amlflow.exceptions import UserErrorException
 from amlflow.storage import get_backend
-from tests.conftest import local_datastores
 
 
 @pytest.fixture
-def ws(monkeypatch, tmp_path) -> Workspace:
-    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
-    from amlflow.storage.registry import forget_backends
-
-    forget_backends()
-    local_datastores("workspaceblobstore")
+def ws(local_root, tmp_path) -> Workspace:
     data = tmp_path / "stores" / "workspaceblobstore" / "data"
     data.mkdir(parents=True)
     (data / "a.csv").write_text("x\n1\n")
     (data / "b.csv").write_text("x\n2\n")
-    yield Workspace()
-    forget_backends()
+    return Workspace()
 
 
 @pytest.fixture

@@ -16,18 +16,11 @@ from amlflow.data.abstract_dataset import dataset_from_definition
 from amlflow.data.dataset_error_handling import DatasetValidationError
 from amlflow.data.dataset_type_definitions import PromoteHeadersBehavior
 from amlflow.exceptions import UserErrorException
-from tests.conftest import local_datastores
 
 
 @pytest.fixture
-def root(monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
-    from amlflow.storage.registry import forget_backends
-
-    forget_backends()
-    local_datastores("workspaceblobstore")
-    yield tmp_path / "stores" / "workspaceblobstore"
-    forget_backends()
+def root(local_root):
+    return local_root / "workspaceblobstore"
 
 
 @pytest.fixture
