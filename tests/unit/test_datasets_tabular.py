@@ -123,8 +123,7 @@ def test_row_and_column_transforms_apply_in_order(root, store):
     assert rows_train == ds.random_split(0.7, seed=3)[0].to_pandas_dataframe()["i"].tolist()
     sample = ds.take_sample(0.5, seed=11).to_pandas_dataframe()["i"].tolist()
     assert sample == ds.take_sample(0.5, seed=11).to_pandas_dataframe()["i"].tolist() and 0 < len(sample) < 20
-    with pytest.raises(UserErrorException, match="filter is not supported"):
-        ds.filter("i > 3")
+    assert ds.filter(ds["i"] > 16).to_pandas_dataframe()["i"].tolist() == [17, 18, 19]
 
 
 def test_localized_table_reads_without_the_datastore(root, store, tmp_path, monkeypatch):
@@ -140,6 +139,13 @@ def test_localized_table_reads_without_the_datastore(root, store, tmp_path, monk
     rebuilt = dataset_from_definition(local.definition)
     assert isinstance(rebuilt, TabularDataset)
     assert rebuilt.to_pandas_dataframe()["x"].tolist() == [2, 3]
+
+
+def test_partition_keys_are_taken_from_the_end_of_the_path(root, store):
+    (root / "t" / "north").mkdir(parents=True)
+    (root / "t" / "north" / "a.csv").write_text("v\n1\n")
+    table = Dataset.Tabular.from_delimited_files((store, "t/*/*.csv"), partition_format="/{region}/*.csv")
+    assert table.to_pandas_dataframe()["region"].tolist() == ["north"]
 
 
 def test_partition_format_adds_columns_from_each_files_path(root, store, tmp_path):

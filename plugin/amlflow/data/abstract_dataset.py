@@ -21,6 +21,7 @@ from amlflow.pipeline.core._source import parsing_dag_file
 
 if TYPE_CHECKING:
     from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+    from amlflow.data.dataset_expressions import RecordFieldExpression
 
 #: How ``repr`` names a definition's steps (Azure ML shows its dataflow's step names there).
 _STEP_NAMES = {
@@ -30,6 +31,7 @@ _STEP_NAMES = {
     "random_split": "RandomSplit",
     "keep_columns": "KeepColumns",
     "drop_columns": "DropColumns",
+    "filter": "Filter",
 }
 
 
@@ -78,6 +80,48 @@ class AbstractDataset:
 
         text = self._definition.get("partition_format")
         return list(parse_partition_format(text).keys) if text else []
+
+    def __getitem__(self, key: str) -> RecordFieldExpression:
+        """``dataset['column']``: the column in a ``filter`` expression (``dataset['age'] > 18``)."""
+        from amlflow.data.dataset_expressions import RecordFieldExpression
+
+        return RecordFieldExpression(key)
+
+    # Defining __getitem__ would make a dataset look iterable (0, 1, ... as column names): it is not.
+    __iter__ = None  # type: ignore[assignment]
+
+    def get_partition_key_values(self, partition_keys: list[str] | None = None) -> list[dict[str, Any]]:
+        """The distinct values of ``partition_keys`` (default: all the partition keys), one dict each, in the
+        order the files first show them, as Azure ML: read from the files' paths only, no file is opened.
+
+        A FileDataset's transforms choose the files; a TabularDataset's act on rows and are not applied
+        here. A file whose path does not fit ``partition_format`` gives nothing.
+        """
+        from amlflow.data.dataset_partitions import parse_partition_format
+
+        if not self.partition_keys:
+            raise UserErrorException("cannot retrieve partition key values for a dataset that has no partition keys")
+        keys = list(partition_keys) if partition_keys else self.partition_keys
+        invalid = [key for key in keys if key not in self.partition_keys]
+        if invalid:
+            raise UserErrorException(f"{invalid} are invalid partition keys")
+        partitions = parse_partition_format(self._definition["partition_format"])
+        seen: set[tuple[Any, ...]] = set()
+        result = []
+        for file in self._partition_files():
+            values = partitions.values(file.origin)
+            if values is None:
+                continue
+            row = tuple(values[key] for key in keys)
+            if row not in seen:
+                seen.add(row)
+                result.append(dict(zip(keys, row, strict=True)))
+        return result
+
+    def _partition_files(self) -> list[Any]:
+        from amlflow.data.dataset_sources import resolve
+
+        return resolve(self._definition["sources"])
 
     # -- the registry ----------------------------------------------------------------------------
     @staticmethod

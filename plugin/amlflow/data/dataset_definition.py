@@ -90,6 +90,11 @@ def checked_definition(definition: Any) -> dict[str, Any]:
     transforms = definition.get("transforms", [])
     if not isinstance(transforms, list) or any(not isinstance(t, dict) or len(t) != 1 for t in transforms):
         raise UserErrorException("Dataset definition: 'transforms' must be a list of one-key dicts")
+    for transform in transforms:
+        if "filter" in transform:
+            from amlflow.data.dataset_expressions import check_json
+
+            check_json(transform["filter"])
     checked = copy.deepcopy(definition)
     checked["transforms"] = copy.deepcopy(transforms)
     return checked

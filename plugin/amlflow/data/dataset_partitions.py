@@ -2,8 +2,10 @@
 
 ``'/{Department}/{PartitionDate:yyyy/MM/dd}/data.jsonl'`` read against ``.../Accounts/2019/01/01/data.jsonl``
 gives a string column ``Department`` = ``Accounts`` and a datetime column ``PartitionDate`` = 2019-01-01.
-The format is matched against the end of each file's path; ``*`` matches anything, ``{{``/``}}`` are
-literal braces. At most one datetime column, which needs ``yyyy``; its parts are yyyy, MM, dd, HH, mm, ss.
+The format is matched against the end of each file's path, starting at the last folder boundary where it
+fits (Azure ML: the format runs from the first key to the end of the path); ``*`` matches anything,
+``{{``/``}}`` are literal braces. At most one datetime column, which needs ``yyyy``; its parts are yyyy,
+MM, dd, HH, mm, ss.
 """
 
 from __future__ import annotations
@@ -29,9 +31,19 @@ class PartitionFormat:
     keys: tuple[str, ...]
     date_key: str | None
 
+    def _match_at_the_end(self, path: str) -> re.Match[str] | None:
+        # The latest folder boundary where the format fits: "/{region}/*.csv" against "t/north/a.csv" is
+        # region "north", where a search from the left would take "t".
+        boundaries = {0} | {i for i, c in enumerate(path) if c == "/"} | {i + 1 for i, c in enumerate(path) if c == "/"}
+        for start in sorted(boundaries, reverse=True):
+            found = self.pattern.match(path, start)
+            if found is not None:
+                return found
+        return None
+
     def values(self, path: str) -> dict[str, object] | None:
         """The partition columns of the file at ``path``, or None if the path does not fit the format."""
-        found = self.pattern.search(path.replace("\\", "/"))
+        found = self._match_at_the_end(path.replace("\\", "/"))
         if found is None:
             return None
         groups = found.groupdict()

@@ -3,13 +3,16 @@ columns) of a TabularDataset.
 
 ``{"take": n}``, ``{"skip": n}``, ``{"take_sample": {"probability": p, "seed": s}}``, ``{"random_split":
 {"percentage": p, "seed": s, "part": 0|1}}``, and for tables ``{"keep_columns": [...]}`` and
-``{"drop_columns": [...]}``. Random transforms always hold their seed (drawn when the caller gave none),
-so a definition gives the same data wherever it is read, and the two parts of a split are complements.
+``{"drop_columns": [...]}``; ``{"filter": expression}`` (the JSON form of
+``amlflow.data.dataset_expressions``: rows of a table, files of a FileDataset by their ``Path`` and
+partition columns). Random transforms always hold their seed (drawn when the caller gave none), so a
+definition gives the same data wherever it is read, and the two parts of a split are complements.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from amlflow.data.dataset_error_handling import DatasetValidationError
@@ -58,11 +61,20 @@ def _draws(seed: int, count: int) -> list[float]:
     return [rng.random() for _ in range(count)]
 
 
-def apply_to_list(items: list[T], transforms: list[dict[str, Any]]) -> list[T]:
-    """The files a FileDataset's transforms keep, in order."""
+def apply_to_list(
+    items: list[T],
+    transforms: list[dict[str, Any]],
+    columns_of: Callable[[list[T]], pandas.DataFrame] | None = None,
+) -> list[T]:
+    """The files a FileDataset's transforms keep, in order (``columns_of`` gives the columns a filter reads)."""
     for transform in transforms:
         ((name, arg),) = transform.items()
-        if name == "take":
+        if name == "filter" and columns_of is not None:
+            from amlflow.data.dataset_expressions import evaluate
+
+            keep = evaluate(arg, columns_of(items)).tolist() if items else []
+            items = [item for item, kept in zip(items, keep, strict=True) if kept]
+        elif name == "take":
             items = items[:arg]
         elif name == "skip":
             items = items[arg:]
@@ -92,6 +104,10 @@ def apply_to_frame(frame: pandas.DataFrame, transforms: list[dict[str, Any]]) ->
             frame = frame[list(arg)]
         elif name == "drop_columns":
             frame = frame.drop(columns=[column for column in arg if column in frame.columns])
+        elif name == "filter":
+            from amlflow.data.dataset_expressions import evaluate
+
+            frame = frame[evaluate(arg, frame).to_numpy()]
         else:
             raise UserErrorException(f"Dataset definition: transform {name!r} is not one amlflow knows")
     return frame.reset_index(drop=True)

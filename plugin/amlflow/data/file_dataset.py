@@ -11,10 +11,14 @@ from amlflow.data.abstract_dataset import AbstractDataset
 from amlflow.data.dataset_definition import FILE, with_transform
 from amlflow.data.dataset_sources import SourceFile, has_glob, resolve
 from amlflow.data.dataset_transforms import apply_to_list, count_transform, sample_transform, split_transforms
+from amlflow.data.tabular_reader import PATH_COLUMN
 from amlflow.exceptions import UserErrorException
 
 if TYPE_CHECKING:
+    import pandas
+
     from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+    from amlflow.data.dataset_expressions import RecordFieldExpression
     from amlflow.data.dataset_registry import DatasetRegistration
 
 
@@ -28,7 +32,42 @@ class FileDataset(AbstractDataset):
 
     def _files(self, ignore_not_found: bool = False) -> list[SourceFile]:
         files = resolve(self._definition["sources"], ignore_not_found)
-        return apply_to_list(files, self._definition["transforms"])
+        return apply_to_list(files, self._definition["transforms"], self._file_columns)
+
+    def _partition_files(self) -> list[SourceFile]:
+        return self._files()
+
+    def _column_names(self) -> list[str]:
+        """The columns a filter reads: ``Path`` (as ``to_path`` shows it) and the partition keys."""
+        return [PATH_COLUMN, *self.partition_keys]
+
+    def _file_columns(self, files: list[SourceFile]) -> pandas.DataFrame:
+        """One row per file: its ``Path`` and its partition columns (null where the path does not fit)."""
+        import pandas as pd
+
+        from amlflow.data.dataset_partitions import parse_partition_format
+
+        columns: dict[str, list[Any]] = {PATH_COLUMN: [f"/{file.relative}" for file in files]}
+        text = self._definition.get("partition_format")
+        if text:
+            partitions = parse_partition_format(text)
+            found = [partitions.values(file.origin) or {} for file in files]
+            for key in partitions.keys:
+                columns[key] = [values.get(key) for values in found]
+        frame = pd.DataFrame(columns)
+        for key in self.partition_keys:
+            if text and key == parse_partition_format(text).date_key:
+                frame[key] = pd.to_datetime(frame[key])
+        return frame
+
+    def __getitem__(self, key: str) -> RecordFieldExpression:
+        """``dataset['column']`` for ``filter``: ``'Path'`` or a partition key of ``partition_format``."""
+        if key not in self._column_names():
+            raise UserErrorException(
+                f"FileDataset has no column {key!r}: its columns are {self._column_names()} ('Path' and the "
+                "partition keys of partition_format)"
+            )
+        return super().__getitem__(key)
 
     def to_path(self) -> list[str]:
         """The files' paths relative to where the sources point, each with a leading '/' (as Azure ML)."""
@@ -102,7 +141,18 @@ class FileDataset(AbstractDataset):
         )
 
     def filter(self, expression: Any) -> FileDataset:
-        raise UserErrorException("FileDataset.filter is not supported by amlflow; use take, skip or random_split")
+        """The files whose ``Path`` and partition columns match ``expression`` (built from ``dataset[column]``,
+        see ``amlflow.data.dataset_expressions``): ``ds.filter(ds['year'] >= 2019)``."""
+        from amlflow.data.dataset_expressions import columns_of, describe, expression_json
+
+        data = expression_json(expression, "FileDataset.filter")
+        unknown = sorted(columns_of(data) - set(self._column_names()))
+        if unknown:
+            raise UserErrorException(
+                f"FileDataset.filter {describe(data)}: no column {unknown}; a FileDataset's columns are "
+                f"{self._column_names()} ('Path' and the partition keys of partition_format)"
+            )
+        return self._derived(with_transform(self._definition, {"filter": data}))
 
     def localized(self, root: str) -> FileDataset:
         """This dataset with its files downloaded under ``root``: read without datastore credentials.
