@@ -17,8 +17,8 @@ import pytest
 
 from scripts.stack import LOCAL_BUNDLE, PIPELINE_BUNDLE, Stack
 from tests.fixtures.airflow_stack import PASSWORDS, USERS, AirflowStack
-from tests.integration.test_notebook_output_datasets import run_output_datasets_notebook
-from tests.integration.test_notebook_submit import notebook_folder, notebook_result, run_notebook
+from tests.integration import test_notebook_datapath, test_notebook_dataset, test_notebook_output_datasets
+from tests.integration.test_notebook_submit import notebook_folder, notebook_result, run_notebook, run_notebook_text
 
 pytestmark = pytest.mark.integration
 
@@ -82,9 +82,24 @@ def test_the_published_endpoint_runs_from_the_blob_bundle(blob_stack, seed_on_bl
 def test_output_datasets_and_their_registrations_live_on_blob_only(blob_stack, web_files, azurite, tmp_path):
     """The publish-and-run notebook (a URL dataset, three OutputFileDatasetConfigs, register_on_complete)."""
     stack, connection = blob_stack
-    result = run_output_datasets_notebook(stack, web_files, tmp_path, **connection)
+    notebook = test_notebook_output_datasets.NOTEBOOK.format(base=web_files)
+    result = run_notebook_text(stack, tmp_path, notebook, test_notebook_output_datasets.SCRIPTS, **connection)
     assert result["status"] == ["Finished", "Finished"] and result["latest"] == 2
     assert "pipeline_param 45" in result["versions"]["2"][1]
     names = {blob.name for blob in azurite.container(CONTAINER).list_blobs()}
     assert any(n.startswith("amlflow-datasets/by-name/compare_result/") for n in names), names
     assert any(n.startswith("dataset/") and n.endswith("/processed_data1/Titanic.csv") for n in names), names
+
+
+def test_dataset_parameters_and_datapath_parameters_on_blob_only(blob_stack, web_files, azurite, tmp_path):
+    """The showcasing-dataset and showcasing-datapath notebooks: datasets saved in, and folders read from, blobs."""
+    stack, connection = blob_stack
+    notebook = test_notebook_dataset.NOTEBOOK.format(base=web_files)
+    datasets = run_notebook_text(stack, tmp_path / "dataset", notebook, **connection)
+    assert datasets["status"] == ["Finished"] * 4
+    assert "COLUMNS sepal_length,sepal_width,species ROWS 2" in datasets["logs"][1]
+    names = {blob.name for blob in azurite.container(CONTAINER).list_blobs()}
+    assert {f"amlflow-datasets/by-id/{saved}.json" for saved in datasets["ids"][:2]} <= names
+    datapaths = run_notebook_text(stack, tmp_path / "datapath", test_notebook_datapath.NOTEBOOK, **connection)
+    assert datapaths["status"] == ["Finished"] * 3
+    assert "READ sample_string3 sample_datapath3" in datapaths["logs"][2]

@@ -11,12 +11,9 @@ and the notebook's last cells (a ``Schedule`` on the datastore) are left to the 
 
 from __future__ import annotations
 
-import json
-import textwrap
-
 import pytest
 
-from tests.integration.test_notebook_submit import notebook_result, run_notebook
+from tests.integration.test_notebook_submit import run_notebook_text
 
 pytestmark = pytest.mark.integration
 
@@ -153,13 +150,7 @@ print("RESULT " + json.dumps({"status": [run.get_status() for run in runs], "log
 
 @pytest.fixture(scope="module")
 def datapath_notebook(airflow_stack, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("datapath_notebook")
-    (folder / "notebook.py").write_text(textwrap.dedent(NOTEBOOK))
-    (folder / ".azureml").mkdir()
-    (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": airflow_stack.url, "username": "admin"}))
-    done = run_notebook(str(folder), airflow_stack, "notebook.py")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return notebook_result(done.stdout)
+    return run_notebook_text(airflow_stack, tmp_path_factory.mktemp("datapath_notebook"), NOTEBOOK)
 
 
 def test_each_run_reads_the_folder_its_datapath_parameter_names(datapath_notebook):

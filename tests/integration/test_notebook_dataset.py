@@ -10,12 +10,9 @@ of a local HTTP server holding small files of the same names (``tests.fixtures.w
 
 from __future__ import annotations
 
-import json
-import textwrap
-
 import pytest
 
-from tests.integration.test_notebook_submit import notebook_result, run_notebook
+from tests.integration.test_notebook_submit import run_notebook_text
 
 pytestmark = pytest.mark.integration
 
@@ -169,12 +166,7 @@ print("RESULT " + json.dumps({{
 @pytest.fixture(scope="module")
 def dataset_notebook(airflow_stack, web_files, tmp_path_factory):
     folder = tmp_path_factory.mktemp("dataset_notebook")
-    (folder / "notebook.py").write_text(textwrap.dedent(NOTEBOOK.format(base=web_files)))
-    (folder / ".azureml").mkdir()
-    (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": airflow_stack.url, "username": "admin"}))
-    done = run_notebook(str(folder), airflow_stack, "notebook.py")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return notebook_result(done.stdout)
+    return run_notebook_text(airflow_stack, folder, NOTEBOOK.format(base=web_files))
 
 
 def test_each_run_reads_the_datasets_its_parameters_were_given(dataset_notebook):

@@ -11,12 +11,9 @@ they registered.
 
 from __future__ import annotations
 
-import json
-import textwrap
-
 import pytest
 
-from tests.integration.test_notebook_submit import notebook_result, run_notebook
+from tests.integration.test_notebook_submit import run_notebook_text
 
 pytestmark = pytest.mark.integration
 
@@ -190,22 +187,10 @@ print("RESULT " + json.dumps({{"status": [pipeline_run1.get_status(), rest_run.g
 """
 
 
-def run_output_datasets_notebook(stack, base_url: str, folder, **extra: str) -> dict:
-    """Write the notebook, its scripts and its workspace config into ``folder``, run it, return its RESULT."""
-    for path, text in SCRIPTS.items():
-        (folder / path).parent.mkdir(parents=True, exist_ok=True)
-        (folder / path).write_text(textwrap.dedent(text))
-    (folder / "notebook.py").write_text(textwrap.dedent(NOTEBOOK.format(base=base_url)))
-    (folder / ".azureml").mkdir()
-    (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": stack.url, "username": "admin"}))
-    done = run_notebook(str(folder), stack, "notebook.py", **extra)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return notebook_result(done.stdout)
-
-
 @pytest.fixture(scope="module")
 def output_datasets_notebook(airflow_stack, web_files, tmp_path_factory):
-    return run_output_datasets_notebook(airflow_stack, web_files, tmp_path_factory.mktemp("output_datasets_notebook"))
+    folder = tmp_path_factory.mktemp("output_datasets_notebook")
+    return run_notebook_text(airflow_stack, folder, NOTEBOOK.format(base=web_files), SCRIPTS)
 
 
 def test_the_pipeline_of_its_last_step_runs_all_three_steps_through_output_datasets(output_datasets_notebook):

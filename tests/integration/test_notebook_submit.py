@@ -144,6 +144,19 @@ def notebook_result(stdout: str) -> dict:
     return json.loads(stdout.split("RESULT ", 1)[1].splitlines()[0])
 
 
+def run_notebook_text(stack, folder, notebook: str, files: dict[str, str] | None = None, **extra: str) -> dict:
+    """Run ``notebook`` (a script's text) as ``notebook.py`` in ``folder`` (a Path), beside ``files`` (path ->
+    text) and a workspace config pointing at ``stack``; the JSON of its RESULT line."""
+    for path, text in {**(files or {}), "notebook.py": notebook}.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(textwrap.dedent(text))
+    (folder / ".azureml").mkdir()
+    (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": stack.url, "username": "admin"}))
+    done = run_notebook(str(folder), stack, "notebook.py", **extra)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return notebook_result(done.stdout)
+
+
 def run_notebook(folder: str, stack, script: str = "seed.py", **extra: str) -> subprocess.CompletedProcess:
     env = notebook_env(folder, stack, **extra)
     return subprocess.run([sys.executable, script], cwd=folder, env=env, capture_output=True, text=True, timeout=300)
