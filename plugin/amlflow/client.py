@@ -14,6 +14,7 @@ import requests
 
 from amlflow.api.urls import (
     COMPUTE_SERVICE,
+    DATASET_SERVICE,
     DATASTORE_SERVICE,
     PREFIX,
     SERVICE,
@@ -135,6 +136,39 @@ class AirflowClient:
 
     def experiments(self) -> list[str]:
         return [entity["Name"] for entity in self.request("GET", f"{PREFIX}{SERVICE}/Experiments")]
+
+    # -- the dataset registry (amlflow.api.datasets) ------------------------------------------------
+    def save_dataset(self, definition: dict[str, Any]) -> str:
+        return self._registry("POST", "saved", json={"definition": definition})["id"]
+
+    def saved_dataset(self, saved_id: str) -> dict[str, Any]:
+        return self._registry("GET", f"saved/{quote(saved_id)}")
+
+    def register_dataset(
+        self,
+        definition: dict[str, Any],
+        name: str,
+        description: str | None,
+        tags: dict[str, str] | None,
+        create_new_version: bool,
+    ) -> dict[str, Any]:
+        body = {"definition": definition, "name": name, "description": description, "tags": tags}
+        return self._registry("POST", "datasets", json={**body, "create_new_version": create_new_version})
+
+    def registered_dataset(self, name: str, version: Any = "latest") -> dict[str, Any]:
+        return self._registry("GET", f"datasets/{quote(name)}", params={"version": str(version or "latest")})
+
+    def registered_datasets(self) -> dict[str, Any]:
+        return self._registry("GET", "datasets")
+
+    def _registry(self, method: str, path: str, **send: Any) -> Any:
+        """A registry call; the registry's refusal is Azure ML's UserErrorException with the registry's message."""
+        try:
+            return self.request(method, f"{PREFIX}{DATASET_SERVICE}/{path}", **send)
+        except ErrorResponseException as error:
+            if error.status_code in (400, 404):
+                raise UserErrorException(error.message.split(": ", 1)[-1]) from None
+            raise
 
     # -- datastores (amlflow.api.datastores) ---------------------------------------------------------
     def computes(self) -> list[dict[str, Any]]:

@@ -28,6 +28,7 @@ DEFAULTS: dict[str, str] = {
     "assignable_datastores": "",
     "pipeline_bundle": "amlflow-pipelines",
     "parse_timeout": "60",
+    "conda_channels": "",
 }
 
 
@@ -39,6 +40,11 @@ def get(key: str) -> str:
 
 def get_int(key: str) -> int:
     return int(get(key))
+
+
+def get_list(key: str) -> list[str]:
+    """A comma-separated option as a list, blanks dropped."""
+    return [part.strip() for part in get(key).split(",") if part.strip()]
 
 
 def airflow_home() -> str:

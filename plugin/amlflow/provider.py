@@ -143,6 +143,14 @@ def get_provider_info() -> dict[str, Any]:
                         "parse_timeout",
                         "integer",
                     ),
+                    "conda_channels": _option(
+                        "Conda channels (comma-separated URLs, file:// included) that the conda packages of a "
+                        "container step's environment are solved from, with py-rattler on the worker; the solved "
+                        "packages are copied into the step's image, on its PYTHONPATH. Empty: conda packages are "
+                        "installed with pip under the same names.",
+                        "conda_channels",
+                        example="https://conda.anaconda.org/conda-forge",
+                    ),
                 },
             }
         },

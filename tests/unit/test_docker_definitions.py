@@ -145,3 +145,26 @@ def test_packages_a_worker_run_step_can_not_get_are_reported_by_validate(scripts
     assert errors[0].startswith("step 'a.py', field 'runconfig': environment 'default-environment': Spark packages")
     # numpy is installed here; the others are missing, or at a version the step excludes.
     assert "packages this Python does not have (amlflow-no-such-package, pandas<1)" in errors[1]
+
+
+def test_with_conda_channels_conda_packages_are_solved_from_them_not_substituted(scripts, monkeypatch):
+    from amlflow.provider import get_provider_info
+
+    option = get_provider_info()["config"]["amlflow"]["options"]["conda_channels"]
+    assert option["default"] == ""
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__CONDA_CHANNELS", "file:///srv/channel, https://conda.example/forge")
+    ws = Workspace()
+    packages = CondaDependencies.create(conda_packages=["amlflowdemo=1.0", "python=3.11"], pip_packages=["tabulate"])
+    run_config = RunConfiguration(conda_dependencies=packages)
+    run_config.environment.docker.enabled = True
+    step = PythonScriptStep("a.py", runconfig=run_config, source_directory=scripts)
+    recipe = Pipeline(ws, [step]).as_dag("conda_channels").get_task("a.py").environment_recipe
+    assert recipe["conda_packages"] == ["amlflowdemo=1.0"]  # python is the image's
+    assert recipe["conda_channels"] == ["file:///srv/channel", "https://conda.example/forge"]
+    assert recipe["pip_packages"] == ["tabulate"]
+    assert recipe["conda_substitutions"] == []
+
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__CONDA_CHANNELS", "")
+    recipe = Pipeline(ws, [step]).as_dag("conda_channels").get_task("a.py").environment_recipe
+    assert "conda_packages" not in recipe and "conda_channels" not in recipe
+    assert recipe["pip_packages"] == ["tabulate", "amlflowdemo==1.0.*"]

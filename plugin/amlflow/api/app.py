@@ -38,7 +38,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from amlflow.api import computes, datastores, entities, pipelines
+from amlflow.api import computes, datasets, datastores, entities, pipelines
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
 from amlflow.api.urls import SERVICE
 from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
@@ -87,6 +87,11 @@ def create_app() -> FastAPI:
     )
     app.add_api_route(computes.PATH, computes.get_compute, methods=["GET"], dependencies=computes.DEPENDENCIES)
     app.add_api_route(computes.LIST_PATH, computes.list_computes, methods=["GET"], dependencies=computes.DEPENDENCIES)
+    app.add_api_route(datasets.LIST_PATH, datasets.list_registered, methods=["GET"], dependencies=datasets.READ)
+    app.add_api_route(datasets.REGISTERED_PATH, datasets.get_registered, methods=["GET"], dependencies=datasets.READ)
+    app.add_api_route(datasets.SAVED_PATH, datasets.get_saved, methods=["GET"], dependencies=datasets.READ)
+    app.add_api_route(datasets.LIST_PATH, datasets.register, methods=["POST"], dependencies=datasets.WRITE)
+    app.add_api_route(datasets.SAVE_PATH, datasets.save, methods=["POST"], dependencies=datasets.WRITE)
     deploy = [Depends(pipelines.requires_deploy)]
     app.add_api_route(
         f"{SERVICE}/Snapshots/Missing", pipelines.missing_snapshots, methods=["POST"], dependencies=deploy

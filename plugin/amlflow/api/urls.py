@@ -43,6 +43,8 @@ def submit_path(pipeline_id: str) -> str:
 DATASTORE_SERVICE = "/datastore/v1.0"
 #: The compute targets a deployment has (``amlflow.api.computes``).
 COMPUTE_SERVICE = "/compute/v1.0"
+#: amlflow's route prefix of the dataset registry (``amlflow.api.datasets``), below ``PREFIX``.
+DATASET_SERVICE = "/dataset/v1.0"
 
 
 def datastore_path(name: str) -> str:

@@ -13,6 +13,7 @@ import os
 import re
 from typing import Any
 
+from amlflow import config
 from amlflow.core.conda_dependencies import CondaDependencies
 from amlflow.exceptions import UserErrorException
 
@@ -123,14 +124,21 @@ class Environment:
         """What the step's image is made of, as JSON-able operator arguments.
 
         ``base_image`` None means the deployment's default image (resolved when the task runs); an empty
-        ``pip_packages`` means the base image is used as it is, with nothing built.
+        ``pip_packages`` means the base image is used as it is, with nothing built. With ``[amlflow]
+        conda_channels`` set, the conda packages are ``conda_packages``, solved from ``conda_channels``
+        when the image is made, instead of pip substitutions.
         """
         deps = self.python.conda_dependencies
         base = self.docker.base_image
         managed = not self.python.user_managed_dependencies
+        channels = config.get_list("conda_channels")
         substituted = [(spec, pip_requirement(spec)) for spec in deps.conda_packages] if managed else []
         substituted = [(conda, pip) for conda, pip in substituted if pip is not None]
-        return {
+        # With [amlflow] conda_channels, conda packages are solved from those channels, not taken from PyPI.
+        conda = [conda for conda, _ in substituted] if channels else []
+        if conda:
+            substituted = []
+        recipe = {
             "name": self.name,
             "base_image": None if not base or base in _DEFAULT_IMAGES else base,
             "pip_packages": [*deps.pip_packages, *(pip for _, pip in substituted)] if managed else [],
@@ -140,6 +148,10 @@ class Environment:
             "interpreter": self.python.interpreter_path or "python",
             "environment_variables": {str(k): str(v) for k, v in self.environment_variables.items()},
         }
+        if conda:  # only then: the recipes (and reuse fingerprints) of other environments stay as they were
+            recipe["conda_packages"] = conda
+            recipe["conda_channels"] = channels
+        return recipe
 
 
 #: Conda specs that are not packages to install: the interpreter is the image's, pip is there already.

@@ -140,7 +140,7 @@ class AbstractDataset:
         """The saved dataset ``id``, with its registered name and version if it has them."""
         if parsing_dag_file():
             return DatasetReference(saved_id=id)
-        definition = dataset_registry.load_definition(id)
+        definition = dataset_registry.load_definition(id, workspace)
         return dataset_from_definition(definition, dataset_registry.registration_of_id(workspace, id))
 
     @staticmethod
@@ -172,7 +172,7 @@ class AbstractDataset:
 
     def _ensure_saved(self, workspace: Any) -> str:
         """Save the definition (once: saving again changes nothing) and return its id."""
-        saved_id = dataset_registry.save_definition(self._definition)
+        saved_id = dataset_registry.save_definition(self._definition, workspace)
         if self._registration is None:
             self._registration = DatasetRegistration(workspace, saved_id)
         elif self._registration.saved_id is None:

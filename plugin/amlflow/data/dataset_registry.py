@@ -55,14 +55,20 @@ def backend() -> DatastoreBackend:
     return get_backend(config.get("default_datastore"))
 
 
-def save_definition(definition: dict[str, Any]) -> str:
+def save_definition(definition: dict[str, Any], workspace: Any = None) -> str:
     """Save ``definition`` (once: an existing identical save is kept); its id."""
+    remote = _deployment(workspace)
+    if remote is not None:
+        return remote.save_dataset(definition)
     saved_id = definition_id(definition)
     backend().create_exclusive(f"{BY_ID}/{saved_id}.json", canonical_json(definition).encode())
     return saved_id
 
 
-def load_definition(saved_id: str) -> dict[str, Any]:
+def load_definition(saved_id: str, workspace: Any = None) -> dict[str, Any]:
+    remote = _deployment(workspace)
+    if remote is not None:
+        return remote.saved_dataset(saved_id)["definition"]
     store = backend()
     path = f"{BY_ID}/{saved_id}.json"
     if not _is_id(saved_id) or not store.exists(path):
@@ -84,6 +90,10 @@ def register(
     written); with another definition and ``create_new_version=False``, Azure ML's error.
     """
     check_name(name)
+    remote = _deployment(workspace)
+    if remote is not None:
+        answer = remote.register_dataset(definition, name, description, tags, create_new_version)
+        return _registration(workspace, answer["registration"])
     saved_id = save_definition(definition)
     existing = _versions(name)
     for version in sorted(existing, reverse=True):
@@ -115,6 +125,10 @@ def register(
 
 def get_by_name(workspace: Any, name: str, version: Any = "latest") -> tuple[dict[str, Any], DatasetRegistration]:
     """``(definition, registration)`` of ``name`` at ``version`` (a number, or "latest")."""
+    remote = _deployment(workspace)
+    if remote is not None:
+        answer = remote.registered_dataset(name, version)
+        return answer["definition"], _registration(workspace, answer["registration"])
     if version != "latest" and version is not None:
         try:
             version = int(version)
@@ -136,6 +150,9 @@ def get_by_name(workspace: Any, name: str, version: Any = "latest") -> tuple[dic
 
 def registration_of_id(workspace: Any, saved_id: str) -> DatasetRegistration:
     """The registration of a saved id: its latest registered name and version if it has any, else just the id."""
+    remote = _deployment(workspace)
+    if remote is not None:
+        return _registration(workspace, remote.saved_dataset(saved_id)["registration"])
     found: dict[str, Any] | None = None
     for name, version in _all_versions():
         record = _read_record(name, version)
@@ -148,6 +165,12 @@ def registration_of_id(workspace: Any, saved_id: str) -> DatasetRegistration:
 
 def get_all(workspace: Any) -> dict[str, tuple[dict[str, Any], DatasetRegistration]]:
     """Every registered name's latest version, by name."""
+    remote = _deployment(workspace)
+    if remote is not None:
+        return {
+            name: (entry["definition"], _registration(workspace, entry["registration"]))
+            for name, entry in remote.registered_datasets().items()
+        }
     return {
         name: (load_definition(record["id"]), _registration(workspace, record))
         for name, record in sorted(_latest_records().items())
@@ -209,12 +232,36 @@ def _latest_records() -> dict[str, dict[str, Any]]:
     return {name: _read_record(name, version) for name, version in latest.items()}
 
 
+def _deployment(workspace: Any) -> Any:
+    """The api-server's client when ``workspace`` is a notebook's view of a deployment (it has an ``api_url``);
+    None on a machine of the deployment, which reads the registry in the default datastore itself."""
+    from amlflow.api.urls import explicit_api_url
+
+    if workspace is None or not explicit_api_url(workspace):
+        return None
+    from amlflow.client import client_for
+
+    return client_for(workspace)
+
+
+def registration_record(registration: DatasetRegistration) -> dict[str, Any]:
+    """What the registry stores of a registration (and the api-server answers): id, name, version, ...."""
+    return {
+        "id": registration.saved_id,
+        "name": registration.name,
+        "version": registration.version,
+        "description": registration.description,
+        "tags": dict(registration.tags or {}),
+        "created_time": registration.created_time,
+    }
+
+
 def _registration(workspace: Any, record: dict[str, Any]) -> DatasetRegistration:
     return DatasetRegistration(
         workspace,
         record["id"],
-        record["name"],
-        record["version"],
+        record.get("name"),
+        record.get("version"),
         record.get("description"),
         dict(record.get("tags") or {}),
         record.get("created_time"),
