@@ -16,31 +16,9 @@ from amlflow.data.datapath import DataPath
 from amlflow.data.dataset_error_handling import DatasetExecutionError, DatasetValidationError
 from amlflow.data.dataset_expressions import RecordFieldExpression, col
 from amlflow.exceptions import UserErrorException
-from tests.conftest import local_datastores
+from tests.unit.conftest import put
 
 PEOPLE = "name,age,city,score\nAnna,31,Oslo,1.5\nBob,17,Bergen,\nCarl,45,Oslo,3.0\nDora,22,,4.5\nEve,17,Tromso,2.0\n"
-
-
-@pytest.fixture
-def root(monkeypatch, tmp_path):
-    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT", str(tmp_path / "stores"))
-    from amlflow.storage.registry import forget_backends
-
-    forget_backends()
-    local_datastores("workspaceblobstore")
-    yield tmp_path / "stores" / "workspaceblobstore"
-    forget_backends()
-
-
-@pytest.fixture
-def store(root) -> Datastore:
-    return Datastore(Workspace(), "workspaceblobstore")
-
-
-def put(root, rel: str, data: bytes | str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
 
 
 @pytest.fixture

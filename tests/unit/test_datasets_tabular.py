@@ -10,28 +10,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from amlflow.core import Dataset, Datastore, Workspace
+from amlflow.core import Dataset
 from amlflow.data import DataType, TabularDataset
 from amlflow.data.abstract_dataset import dataset_from_definition
 from amlflow.data.dataset_error_handling import DatasetValidationError
 from amlflow.data.dataset_type_definitions import PromoteHeadersBehavior
 from amlflow.exceptions import UserErrorException
-
-
-@pytest.fixture
-def root(local_root):
-    return local_root / "workspaceblobstore"
-
-
-@pytest.fixture
-def store(root) -> Datastore:
-    return Datastore(Workspace(), "workspaceblobstore")
-
-
-def put(root, rel: str, data: bytes | str) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data.encode() if isinstance(data, str) else data)
+from tests.unit.conftest import put
 
 
 def test_delimited_files_with_headers_concatenate_in_path_order(root, store):

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from amlflow.data import dataset_registry
-from amlflow.data.dataset_definition import FILE, TABULAR, checked_definition, definition_id
+from amlflow.data.dataset_definition import FILE, TABULAR, checked_definition, definition_id, with_transform
 from amlflow.data.dataset_reference import DatasetReference
 from amlflow.data.dataset_registry import DatasetRegistration
 from amlflow.data.dataset_sources import describe_source
+from amlflow.data.dataset_transforms import count_transform, sample_transform, split_transforms
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core._source import parsing_dag_file
 
@@ -231,6 +232,26 @@ class AbstractDataset:
 
     def __hash__(self) -> int:
         return hash(self._identity())
+
+    # -- transforms: records are the files of a FileDataset, the rows of a TabularDataset --------------
+    def skip(self, count: int) -> Self:
+        """The dataset without its first ``count`` records."""
+        return self._derived(with_transform(self._definition, count_transform("skip", count)))
+
+    def take(self, count: int) -> Self:
+        """The dataset's first ``count`` records."""
+        return self._derived(with_transform(self._definition, count_transform("take", count)))
+
+    def take_sample(self, probability: float, seed: int | None = None) -> Self:
+        """Each record kept with ``probability``; the same ``seed`` keeps the same records."""
+        return self._derived(with_transform(self._definition, sample_transform(probability, seed)))
+
+    def random_split(self, percentage: float, seed: int | None = None) -> tuple[Self, Self]:
+        """Two datasets: about ``percentage`` of the records, and the others. The same ``seed``, the same split."""
+        first, second = split_transforms(percentage, seed)
+        return self._derived(with_transform(self._definition, first)), self._derived(
+            with_transform(self._definition, second)
+        )
 
     def _derived(self, definition: dict[str, Any]) -> Any:
         """A new, unregistered dataset of the same class with ``definition`` (as Azure ML's transforms give)."""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from amlflow.data.abstract_dataset import AbstractDataset
 from amlflow.data.dataset_definition import FILE, with_transform
 from amlflow.data.dataset_sources import SourceFile, has_glob, resolve
-from amlflow.data.dataset_transforms import apply_to_list, count_transform, sample_transform, split_transforms
+from amlflow.data.dataset_transforms import apply_to_list
 from amlflow.data.tabular_reader import PATH_COLUMN
 from amlflow.exceptions import UserErrorException
 
@@ -120,25 +120,6 @@ class FileDataset(AbstractDataset):
 
     def as_hdfs(self) -> DatasetConsumptionConfig:
         return self.as_named_input(None).as_hdfs()
-
-    def skip(self, count: int) -> FileDataset:
-        """The dataset without its first ``count`` files."""
-        return self._derived(with_transform(self._definition, count_transform("skip", count)))
-
-    def take(self, count: int) -> FileDataset:
-        """The dataset's first ``count`` files."""
-        return self._derived(with_transform(self._definition, count_transform("take", count)))
-
-    def take_sample(self, probability: float, seed: int | None = None) -> FileDataset:
-        """Each file kept with ``probability``; the same ``seed`` keeps the same files."""
-        return self._derived(with_transform(self._definition, sample_transform(probability, seed)))
-
-    def random_split(self, percentage: float, seed: int | None = None) -> tuple[FileDataset, FileDataset]:
-        """Two datasets: about ``percentage`` of the files, and the others. The same ``seed``, the same split."""
-        first, second = split_transforms(percentage, seed)
-        return self._derived(with_transform(self._definition, first)), self._derived(
-            with_transform(self._definition, second)
-        )
 
     def filter(self, expression: Any) -> FileDataset:
         """The files whose ``Path`` and partition columns match ``expression`` (built from ``dataset[column]``,

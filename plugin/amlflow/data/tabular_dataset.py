@@ -10,9 +10,6 @@ from amlflow.data.dataset_sources import resolve
 from amlflow.data.dataset_transforms import (
     apply_to_frame,
     column_list,
-    count_transform,
-    sample_transform,
-    split_transforms,
 )
 from amlflow.exceptions import UserErrorException
 
@@ -45,25 +42,6 @@ class TabularDataset(AbstractDataset):
         definition = self._definition
         frame = read_frame(resolve(definition["sources"]), definition["reader"], definition.get("partition_format"))
         return apply_to_frame(frame, self._definition["transforms"])
-
-    def skip(self, count: int) -> TabularDataset:
-        """The table without its first ``count`` rows."""
-        return self._derived(with_transform(self._definition, count_transform("skip", count)))
-
-    def take(self, count: int) -> TabularDataset:
-        """The table's first ``count`` rows."""
-        return self._derived(with_transform(self._definition, count_transform("take", count)))
-
-    def take_sample(self, probability: float, seed: int | None = None) -> TabularDataset:
-        """Each row kept with ``probability``; the same ``seed`` keeps the same rows."""
-        return self._derived(with_transform(self._definition, sample_transform(probability, seed)))
-
-    def random_split(self, percentage: float, seed: int | None = None) -> tuple[TabularDataset, TabularDataset]:
-        """Two tables: about ``percentage`` of the rows, and the others. The same ``seed``, the same split."""
-        first, second = split_transforms(percentage, seed)
-        return self._derived(with_transform(self._definition, first)), self._derived(
-            with_transform(self._definition, second)
-        )
 
     def keep_columns(self, columns: str | list[str], validate: bool = False) -> TabularDataset:
         """The table with only ``columns``; ``validate=True`` reads the data now to check they exist."""
