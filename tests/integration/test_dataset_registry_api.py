@@ -78,3 +78,11 @@ def test_a_viewer_may_look_up_but_not_register(notebook, tmp_path, monkeypatch):
         dataset.register(viewer, "viewer_registered")
     assert refused.value.status_code == 403
     assert "viewer_registered" not in Dataset.get_all(viewer)
+
+
+def test_a_dataset_of_a_machines_local_files_can_not_be_saved(notebook):
+    ws, _ = notebook
+    from amlflow.client import client_for
+
+    with pytest.raises(UserErrorException, match="may not read local files of a machine"):
+        client_for(ws).save_dataset({"type": "File", "sources": [{"local": "/etc/passwd"}], "transforms": []})

@@ -155,11 +155,17 @@ wrong = requests.post(rest_endpoint, headers=aad_token, json={{"ExperimentName":
 unknown = requests.post(rest_endpoint, headers=aad_token, json={{"ExperimentName": "MyRestPipeline",  # test
     "DataSetDefinitionValueAssignments": {{
         "tabular_ds_param": {{"DataSetReference": {{"Name": "no_such_dataset"}}}}}}}})
+team_b = {{"type": "File", "sources": [{{"datastore": "team_b", "path": "secrets"}}], "transforms": []}}  # test
+saved = requests.post(published_pipeline.endpoint.split("/pipelines/")[0] + "/dataset/v1.0/saved", headers=aad_token,
+                      json={{"definition": team_b}}).json()["id"]
+other_team = requests.post(rest_endpoint, headers=aad_token, json={{"ExperimentName": "MyRestPipeline",  # test
+    "DataSetDefinitionValueAssignments": {{"file_ds_param": {{"SavedDataSetReference": {{"Id": saved}}}}}}}})
 print("RESULT " + json.dumps({{
     "status": [run.get_status() for run in runs],
     "logs": [run.find_step_run("train_step")[0].get_job_log() for run in runs],
     "ids": [iris_file_ds.id, iris_tabular_ds.id, file_dataset.id], "run_ids": [run.id for run in runs],
-    "wrong": [wrong.status_code, wrong.text], "unknown": [unknown.status_code, unknown.text]}}))
+    "wrong": [wrong.status_code, wrong.text], "unknown": [unknown.status_code, unknown.text],
+    "other_team": [other_team.status_code, other_team.text]}}))
 """
 
 
@@ -193,3 +199,9 @@ def test_the_endpoint_refuses_a_dataset_of_the_wrong_kind_or_an_unknown_name(dat
     assert "Tabular dataset can not be given to 'file_ds_param'" in text
     status, text = dataset_notebook["unknown"]
     assert status == 400 and "DataSetDefinitionValueAssignments.tabular_ds_param" in text and "no_such_dataset" in text
+
+
+def test_the_endpoint_refuses_a_saved_dataset_on_a_datastore_the_pipeline_does_not_use(dataset_notebook):
+    status, text = dataset_notebook["other_team"]
+    assert status == 400 and "DataSetDefinitionValueAssignments.file_ds_param" in text
+    assert "reads datastore 'team_b'" in text

@@ -9,7 +9,9 @@ import pytest
 
 from amlflow.core import Dataset, Datastore, Run, Workspace
 from amlflow.core.run import INPUT_DATASETS_ENV, METRICS_FILE_ENV
+from amlflow.data import dataset_registry
 from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+from amlflow.exceptions import StepFailedError
 from amlflow.factory.step_specs import dataset_input_spec
 from amlflow.pipeline.core import PipelineParameter
 from amlflow.runtime.dataset_inputs import chosen_dataset, dataset_content, dataset_environment, stage_dataset
@@ -57,9 +59,21 @@ def test_a_run_may_give_a_dataset_parameter_a_saved_dataset(store, tmp_path):
     other = Dataset.File.from_files((store, "data/part/b.csv"))
     consumption = DatasetConsumptionConfig("d", PipelineParameter("ds", default)).as_mount()
     spec = dataset_input_spec("d", consumption)
-    chosen = chosen_dataset(spec, conf={"amlflow": {"datasets": {"ds": {"id": other._ensure_saved(None)}}}})
-    assert chosen.definition == other.definition
+    conf = {"amlflow": {"datasets": {"ds": {"id": other._ensure_saved(None)}}}}
+    assert chosen_dataset(spec, conf, allowed=["workspaceblobstore"]).definition == other.definition
     assert chosen_dataset(spec, conf={}).definition == default.definition
+
+
+def test_a_dataset_given_to_a_run_may_read_only_the_pipelines_datastores_and_no_local_file(store, tmp_path):
+    spec = dataset_input_spec("d", DatasetConsumptionConfig("d", PipelineParameter("ds", Dataset.File.from_files(
+        (store, "data/part/a.csv")))).as_mount())  # fmt: skip
+    other_team = {"type": "File", "sources": [{"datastore": "team_b", "path": "secrets"}], "transforms": []}
+    worker_file = {"type": "File", "sources": [{"local": "/etc/passwd"}], "transforms": []}
+    for definition, refusal in ((other_team, "reads datastore 'team_b'"), (worker_file, "files of the worker")):
+        saved = dataset_registry.save_definition(definition)
+        conf = {"amlflow": {"datasets": {"ds": {"id": saved}}}}
+        with pytest.raises(StepFailedError, match=refusal):
+            chosen_dataset(spec, conf, allowed=["workspaceblobstore"])
 
 
 def test_what_a_dataset_holds_changes_its_content_fingerprint(store, tmp_path):

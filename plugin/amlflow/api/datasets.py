@@ -65,15 +65,26 @@ def get_saved(saved_id: str) -> dict[str, Any]:
 
 def save(body: SaveBody) -> dict[str, Any]:
     with _refused(status.HTTP_400_BAD_REQUEST):
-        return {"id": dataset_registry.save_definition(checked_definition(body.definition))}
+        return {"id": dataset_registry.save_definition(_sent_definition(body.definition))}
 
 
 def register(body: RegisterBody) -> dict[str, Any]:
     with _refused(status.HTTP_400_BAD_REQUEST):
         registration = dataset_registry.register(
-            checked_definition(body.definition), None, body.name, body.description, body.tags, body.create_new_version
+            _sent_definition(body.definition), None, body.name, body.description, body.tags, body.create_new_version
         )
     return {"registration": dataset_registry.registration_record(registration)}
+
+
+def _sent_definition(definition: dict[str, Any]) -> dict[str, Any]:
+    """A definition a notebook sent, checked; it may not name files of the deployment's machines."""
+    checked = checked_definition(definition)
+    if any("local" in source for source in checked["sources"]):
+        raise UserErrorException(
+            "A dataset saved in the workspace may not read local files of a machine: upload them "
+            "(Datastore.upload) and make the dataset from (datastore, path)"
+        )
+    return checked
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from amlflow.api.entities import data_reference_inputs, dataset_parameters
 from amlflow.core.experiment import experiment_name_problem
 from amlflow.exceptions import UserErrorException
 from amlflow.runtime import run_conf
-from amlflow.runtime.dataset_inputs import dataset_for_choice
+from amlflow.runtime.dataset_inputs import dataset_for_choice, given_dataset_problem
 from amlflow.runtime.limits import MAX_BODY_BYTES, MAX_NESTING, value_problem
 from amlflow.runtime.reuse import REGENERATE_CONF_KEY
 from amlflow.storage.names import datastore_name_problem, relative_path_problem
@@ -182,6 +182,9 @@ def _datasets(assignments: dict[str, Any], dag: Any) -> dict[str, dict[str, Any]
             dataset = dataset_for_choice(choice)
         except UserErrorException as error:
             raise SubmissionError(f"{field}: {error}") from None
+        problem = given_dataset_problem(dataset, run_conf.assignable_datastores(dag.params, ""))
+        if problem:
+            raise SubmissionError(f"{field}: this dataset can not be given to a run: {problem}")
         # A default named in a DAG file (a registered dataset) is of the kind it is when the step runs.
         if expected in ("File", "Tabular") and dataset.definition["type"] != expected:
             raise SubmissionError(

@@ -46,12 +46,33 @@ def dataset_for_choice(choice: dict[str, Any]) -> Any:
     return Dataset.get_by_name(None, choice["name"], choice.get("version", "latest"))
 
 
-def chosen_dataset(spec: dict[str, Any], conf: dict[str, Any] | None) -> Any:
-    """The dataset this run reads for the input ``spec``."""
+def given_dataset_problem(dataset: Any, allowed: list[str]) -> str | None:
+    """Why a run may not read ``dataset``, given for a parameter, or None.
+
+    A run's request names a dataset by id or name, so its sources are whatever was saved: they may not
+    read a worker's files, nor a datastore the pipeline does not use (the rule of ``DataPathAssignments``).
+    """
+    for source in dataset.definition.get("sources", []):
+        if "local" in source:
+            return "it reads files of the worker itself (a 'local' source), which a dataset given to a run may not"
+        if "datastore" in source and source["datastore"] not in allowed:
+            return (
+                f"it reads datastore {source['datastore']!r}; a run may read only the datastores the pipeline "
+                f"declares ({', '.join(allowed)}) and those of [amlflow] assignable_datastores"
+            )
+    return None
+
+
+def chosen_dataset(spec: dict[str, Any], conf: dict[str, Any] | None, allowed: list[str] | None = None) -> Any:
+    """The dataset this run reads for the input ``spec``; one the run chose must read only ``allowed`` datastores."""
     choice = run_conf.dataset_choice(conf, spec["parameter"]) if spec.get("parameter") else None
     if choice is not None:
         log.info("Input %s: this run reads dataset %s (parameter %s)", spec["name"], choice, spec["parameter"])
-        return _checked_mode(spec, dataset_for_choice(choice))
+        dataset = dataset_for_choice(choice)
+        problem = given_dataset_problem(dataset, allowed or [])
+        if problem:
+            raise StepFailedError(f"input {spec['name']!r}: dataset {choice} can not be read by this run: {problem}")
+        return _checked_mode(spec, dataset)
     dataset = dataset_from_value(spec["dataset"])
     if isinstance(dataset, DatasetReference):  # named in a DAG file, looked up now
         dataset = dataset.resolve()

@@ -6,6 +6,7 @@ import logging
 import os
 from typing import Any
 
+from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
 from amlflow.runtime.dataset_inputs import chosen_dataset
@@ -18,7 +19,9 @@ log = logging.getLogger(__name__)
 def locate_input(spec: dict[str, Any], ti: Any) -> Any:
     """Where an input's data is: a committed upstream output, a (datastore, path) reference, or a dataset."""
     if spec["kind"] == "Dataset":
-        return chosen_dataset(spec, ti.get_template_context()["dag_run"].conf)
+        context = ti.get_template_context()
+        allowed = run_conf.assignable_datastores(context["dag"].params, config.get("default_datastore"))
+        return chosen_dataset(spec, context["dag_run"].conf, allowed)
     if spec["kind"] == "PipelineData":
         value = ti.xcom_pull(task_ids=spec["task_id"], key=spec["output"])
         if not DataLocation.is_xcom(value):
