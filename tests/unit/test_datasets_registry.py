@@ -130,14 +130,17 @@ def test_as_named_input_of_a_registered_dataset_is_named_after_its_id(store, ws)
     assert by_tuple.dataset == registered
 
 
-def test_a_version_taken_meanwhile_is_stepped_over_not_overwritten(store, ws, monkeypatch):
+def test_a_version_taken_meanwhile_is_never_overwritten(store, ws, monkeypatch):
     from amlflow.data import dataset_registry
 
     first = Dataset.File.from_files((store, "data/a.csv")).register(ws, "race")
     # As if another registration took version 1 after this one listed the versions (it saw none).
     with monkeypatch.context() as patched:
         patched.setattr(dataset_registry, "_versions", lambda name: [])
-        late = Dataset.File.from_files((store, "data/b.csv")).register(ws, "race")
+        with pytest.raises(UserErrorException, match='There is already a dataset registered under name "race"'):
+            Dataset.File.from_files((store, "data/b.csv")).register(ws, "race")
+        assert Dataset.File.from_files((store, "data/a.csv")).register(ws, "race").version == 1  # that one is it
+        late = Dataset.File.from_files((store, "data/b.csv")).register(ws, "race", create_new_version=True)
     assert late.version == 2
     assert Dataset.get_by_name(ws, "race", version=1) == first
     assert Dataset.get_by_name(ws, "race").to_path() == ["/b.csv"]

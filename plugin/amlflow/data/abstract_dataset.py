@@ -147,6 +147,7 @@ class AbstractDataset:
     @staticmethod
     def get_all(workspace: Any) -> dict[str, AbstractDataset]:
         """Every registered dataset's latest version, by name."""
+        _refuse_in_a_parse("list the registered datasets")
         return {
             name: dataset_from_definition(definition, registration)
             for name, (definition, registration) in dataset_registry.get_all(workspace).items()
@@ -166,6 +167,7 @@ class AbstractDataset:
         ``create_new_version=True`` (then the next version), as in Azure ML; registering the same
         definition again under its name gives back the existing registration.
         """
+        _refuse_in_a_parse("register a dataset")
         registration = dataset_registry.register(
             self._definition, workspace, name, description, tags, create_new_version
         )
@@ -256,6 +258,14 @@ class AbstractDataset:
     def _derived(self, definition: dict[str, Any]) -> Any:
         """A new, unregistered dataset of the same class with ``definition`` (as Azure ML's transforms give)."""
         return type(self)(definition)
+
+
+def _refuse_in_a_parse(what: str) -> None:
+    if parsing_dag_file():
+        raise UserErrorException(
+            f"Can not {what} while Airflow parses a DAG file (nothing a DAG file runs at parse time may reach the "
+            "registry): register it from a notebook or script, and name it here with Dataset.get_by_name"
+        )
 
 
 def dataset_from_definition(

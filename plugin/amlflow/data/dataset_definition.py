@@ -17,6 +17,7 @@ import json
 import uuid
 from typing import Any
 
+from amlflow.data.dataset_sources import url_problem
 from amlflow.exceptions import UserErrorException
 
 FILE, TABULAR = "File", "Tabular"
@@ -77,6 +78,10 @@ def checked_definition(definition: Any) -> dict[str, Any]:
             )
         if kinds[0] == "datastore" and not isinstance(source.get("path"), str):
             raise UserErrorException(f"Dataset definition: datastore source {source!r} has no 'path'")
+        if kinds[0] == "url":
+            problem = url_problem(source["url"])
+            if problem:
+                raise UserErrorException(f"Dataset definition: source {problem}")
     if kind == TABULAR and not isinstance(definition.get("reader"), dict):
         raise UserErrorException("Dataset definition: a Tabular dataset needs a 'reader' dict")
     if kind == TABULAR and definition["reader"].get("format") not in ("delimited", "parquet"):

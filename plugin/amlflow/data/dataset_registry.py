@@ -55,6 +55,12 @@ def backend() -> DatastoreBackend:
     return get_backend(config.get("default_datastore"))
 
 
+_ALREADY_REGISTERED = (
+    'There is already a dataset registered under name "{name}". Specify `create_new_version=True` to register '
+    "the dataset as a new version. Use `update`, `add_tags`, or `remove_tags` to change only the description or tags."
+)
+
+
 def save_definition(definition: dict[str, Any], workspace: Any = None) -> str:
     """Save ``definition`` (once: an existing identical save is kept); its id."""
     remote = _deployment(workspace)
@@ -101,11 +107,7 @@ def register(
         if record["id"] == saved_id:
             return _registration(workspace, record)
     if existing and not create_new_version:
-        raise UserErrorException(
-            f'There is already a dataset registered under name "{name}". Specify `create_new_version=True` to '
-            "register the dataset as a new version. Use `update`, `add_tags`, or `remove_tags` to change only the "
-            "description or tags."
-        )
+        raise UserErrorException(_ALREADY_REGISTERED.format(name=name))
     version = max(existing, default=0) + 1
     record = {
         "name": name,
@@ -119,7 +121,14 @@ def register(
         record["version"] = version
         if store.create_exclusive(_record_path(name, version), json.dumps(record, sort_keys=True).encode()):
             return _registration(workspace, record)
-        version += 1  # another registration took it a moment ago
+        # Another registration took this version a moment ago: the same dataset is that registration,
+        # another one is Azure ML's conflict unless a new version was asked for.
+        taken = _read_record(name, version)
+        if taken["id"] == saved_id:
+            return _registration(workspace, taken)
+        if not create_new_version:
+            raise UserErrorException(_ALREADY_REGISTERED.format(name=name))
+        version += 1
     raise UserErrorException(f'Dataset "{name}": could not take a new version ({_MAX_RACES} were taken meanwhile)')
 
 

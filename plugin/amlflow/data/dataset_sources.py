@@ -77,6 +77,20 @@ def _datastore_source(name: str, path: str) -> dict[str, Any]:
     return {"datastore": name, "path": clean}
 
 
+def url_problem(url: Any) -> str | None:
+    """Why ``url`` can not be a dataset's source (any definition, however it was made), or None.
+
+    Only http(s): ``file://`` would read a worker's own files. No credentials in it: a definition is
+    stored and shown, and secrets belong in datastores.
+    """
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL"
+    if parts.username or parts.password or "sig=" in parts.query.lower():
+        return "a URL source may not hold credentials (user:password@ or a SAS signature); register a datastore"
+    return None
+
+
 def _url_source(text: str) -> dict[str, Any]:
     if text.lower().startswith("file://") or not re.match(r"^[a-z][a-z0-9+.-]*://", text, re.IGNORECASE):
         raise UserErrorException(LOCAL_REFUSED.format(path=text))
@@ -89,6 +103,9 @@ def _url_source(text: str) -> dict[str, Any]:
         raise UserErrorException(INVALID_PATH)
     if any(char in urllib.parse.urlsplit(text).path for char in "*?"):
         raise UserErrorException(f"Dataset path {text!r}: a URL names one file; globs work on datastore paths only")
+    problem = url_problem(text)
+    if problem:
+        raise UserErrorException(f"Dataset path: {problem}")
     return {"url": text}
 
 
@@ -149,6 +166,7 @@ def resolve(sources: list[dict[str, Any]], ignore_not_found: bool = False) -> li
     from the folder the source names (for a file or a glob: the folder before its first wildcard), and
     from the folder those share when all sources are on one datastore, as Azure ML's ``to_path`` shows.
     """
+    _refuse_in_a_parse("read a dataset's files")
     found: list[tuple[str, list[tuple[str, str]]]] = []  # (base, [(location, path under base...)])
     kept: list[dict[str, Any]] = []  # the sources that named files
     for source in sources:
@@ -174,6 +192,16 @@ def resolve(sources: list[dict[str, Any]], ignore_not_found: bool = False) -> li
             origin = source.get("origin") or ("/" + path.lstrip("/") if kind == "datastore" else path)
             result.append(SourceFile(kind, source.get("datastore"), location, relative, origin))
     return result
+
+
+def _refuse_in_a_parse(what: str) -> None:
+    from amlflow.pipeline.core._source import parsing_dag_file  # the pipeline package builds on this one
+
+    if parsing_dag_file():
+        raise UserErrorException(
+            f"Can not {what} while Airflow parses a DAG file: nothing a DAG file runs at parse time may reach "
+            "storage. Do it in a notebook or script, or in a step's script"
+        )
 
 
 def check_exists(sources: list[dict[str, Any]]) -> None:

@@ -35,7 +35,10 @@ class OutputDatasetConfig:
     ) -> OutputDatasetConfig:
         """Register the output as a new version of dataset ``name`` when the step has committed it."""
         if not isinstance(name, str) or not name:
-            raise UserErrorException("register_on_complete: name must be a non-empty string")
+            raise ValueError("The registration name of the dataset must not be empty.")
+        from amlflow.data.dataset_registry import check_name
+
+        check_name(name)
         self._registration = {"name": name, "description": description, "tags": dict(tags or {})}
         return self
 
@@ -142,9 +145,23 @@ def _checked_destination(name: str, destination: Any) -> tuple[Datastore | None,
             f"OutputFileDatasetConfig {name!r}: destination must be a (Datastore, path) tuple, got {destination!r}"
         )
     path = str(destination[1] or "").strip("/")
-    if not path:
-        raise UserErrorException(f"OutputFileDatasetConfig {name!r}: the destination path is empty")
+    problem = _destination_problem(path)
+    if problem:
+        raise UserErrorException(f"OutputFileDatasetConfig {name!r}: destination path {destination[1]!r} {problem}")
     return destination[0], path
+
+
+#: Where amlflow keeps its own state in a datastore: a destination there would replace it at each commit.
+_RESERVED = ("amlflow", "amlflow-datasets", "amlflow-reuse", "amlflow-snapshots", "amlflow-artifacts")
+
+
+def _destination_problem(path: str) -> str | None:
+    parts = path.split("/")
+    if not path or any(part in ("", ".", "..") for part in parts):
+        return "must be a path inside the datastore (no empty, '.' or '..' part): a commit replaces what is there"
+    if parts[0] in _RESERVED or parts[0].startswith(".amlflow"):
+        return f"is inside {parts[0]}/, where amlflow keeps its own state; choose another folder"
+    return None
 
 
 def destination_path(template: str, dag_id: str, run_id: str, task_id: str, output: str) -> str:

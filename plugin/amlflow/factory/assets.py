@@ -71,6 +71,8 @@ def _input_uris(spec: dict[str, Any], produced: dict[tuple[str, str], str]) -> l
         dataset = spec["dataset"]
         if dataset.get("name"):
             return [dataset_uri(dataset["name"])]
+        if dataset["definition"]["type"] == "Registered":  # by id, resolved when the step runs
+            return []
         return [
             datastore_uri(source["datastore"], source["path"])
             for source in dataset["definition"]["sources"]

@@ -95,6 +95,9 @@ def _data_path_targets(
             if spec["kind"] == "DataReference":
                 inputs.setdefault(spec["name"], spec["datastore"])
                 datastores.add(spec["datastore"])
+            elif spec["kind"] == "Dataset":
+                sources = spec["dataset"]["definition"].get("sources", [])
+                datastores.update(source["datastore"] for source in sources if "datastore" in source)
         datastores.update(spec["datastore"] for spec in step_outputs if spec["datastore"])
         destination = getattr(step, "destination", None)
         if destination is not None:

@@ -97,6 +97,8 @@ def output_spec(data: PipelineData, default_datastore: str | None) -> dict[str, 
     dataset = data._dataset_output
     if dataset is not None:
         spec.update(destination=dataset.path_template, register=dataset.registration)
+        if data._output_mode == "upload":
+            spec["overwrite"] = bool(data._output_overwrite)
     return spec
 
 

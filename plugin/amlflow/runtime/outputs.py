@@ -8,6 +8,7 @@ from typing import Any
 
 from amlflow import config
 from amlflow.data.output_dataset_config import destination_path
+from amlflow.exceptions import StepFailedError
 from amlflow.storage import OutputStaging, get_backend
 from amlflow.storage.base import join
 from amlflow.storage.location import DataLocation, output_path
@@ -32,13 +33,19 @@ class StagedOutputs:
         self._specs = {spec["name"]: spec for spec in specs}
         #: the dataset each committed output dataset was registered as, by output name
         self.registered: dict[str, Any] = {}
-        for spec in specs:
-            backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
-            if spec.get("destination"):
-                path = destination_path(spec["destination"], dag_id, run_id, task_id, spec["name"])
-            else:
-                path = output_path(dag_id, run_id, task_id, spec["name"])
+        places = [(spec, *self._place(spec, dag_id, run_id, task_id)) for spec in specs]
+        for spec, backend, path in places:  # all checked before anything is staged
+            _refuse_to_overwrite(spec, backend, path)
+        for spec, backend, path in places:
             self._staged[spec["name"]] = backend.stage_output(path)
+
+    @staticmethod
+    def _place(spec: dict[str, Any], dag_id: str, run_id: str, task_id: str) -> tuple[Any, str]:
+        """The backend and path where an output is committed: its destination, or its run-scoped folder."""
+        backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
+        if spec.get("destination"):
+            return backend, destination_path(spec["destination"], dag_id, run_id, task_id, spec["name"])
+        return backend, output_path(dag_id, run_id, task_id, spec["name"])
 
     def __enter__(self) -> StagedOutputs:
         return self
@@ -74,15 +81,26 @@ class StagedOutputs:
                 manifest.total_size,
                 committed[name].uri,
             )
+        # Registered once every output is committed: a step that fails half way registers nothing.
+        for name, location in committed.items():
             registration = self._specs[name].get("register")
             if registration:
-                self.registered[name] = register_output(registration, committed[name])
+                self.registered[name] = register_output(registration, location)
         return committed
 
     def abort(self) -> None:
         for staging in self._staged.values():
             staging.abort()
         self._staged.clear()
+
+
+def _refuse_to_overwrite(spec: dict[str, Any], backend: Any, path: str) -> None:
+    """``as_upload(overwrite=False)``: an output dataset whose destination holds files fails before the script runs."""
+    if spec.get("overwrite") is False and backend.list_files(path):
+        raise StepFailedError(
+            f"output {spec['name']!r}: {backend.uri(path)} holds files already and the output is "
+            "as_upload(overwrite=False); use overwrite=True, or a destination with {run-id}"
+        )
 
 
 def register_output(registration: dict[str, Any], location: DataLocation) -> Any:

@@ -94,7 +94,9 @@ DATASET_CHOICE = {
             "required": ["name"],
             "additionalProperties": False,
             "properties": {
-                "name": {"type": "string", "maxLength": 250, "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]*$"},
+                # Which names exist is the registry's to say, when the run is created through the endpoint,
+                # or when the step starts.
+                "name": {"type": "string", "minLength": 1, "maxLength": 250, "pattern": NO_NUL_PATTERN},
                 "version": {"oneOf": [{"type": "integer", "minimum": 1}, {"const": "latest"}]},
             },
         },
