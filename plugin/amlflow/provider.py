@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import pkgutil
 from typing import Any
 
 from amlflow import __version__
@@ -18,6 +20,14 @@ def _option(description: str, key: str, type_: str = "string", example: str | No
     }
 
 
+def _modules(kind: str) -> list[dict[str, Any]]:
+    """Every module of ``amlflow.<kind>`` (operators, hooks, triggers), found on disk: a new one is listed without
+    an edit here, and nothing is imported to list them."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), kind)
+    names = sorted(name for _finder, name, _is_package in pkgutil.iter_modules([folder]))
+    return [{"integration-name": "amlflow", "python-modules": [f"amlflow.{kind}.{name}"]} for name in names]
+
+
 def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "amlflow",
@@ -31,19 +41,10 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
-        "operators": [
-            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.python_script"]},
-            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.docker"]},
-            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.databricks"]},
-            {"integration-name": "amlflow", "python-modules": ["amlflow.operators.adla"]},
-        ],
-        "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
-        "hooks": [
-            {"integration-name": "amlflow", "python-modules": ["amlflow.hooks.adla"]},
-            {"integration-name": "amlflow", "python-modules": ["amlflow.hooks.databricks"]},
-        ],
+        "operators": _modules("operators"),
+        "hooks": _modules("hooks"),
         "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],
-        "triggers": [{"integration-name": "amlflow", "python-modules": ["amlflow.triggers.adla"]}],
+        "triggers": _modules("triggers"),
         "connection-types": [{"hook-class-name": "amlflow.hooks.adla.AdlaHook", "connection-type": "amlflow_adla"}],
         "config": {
             "amlflow": {
