@@ -42,6 +42,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "operators": _modules("operators"),
+        "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
         "hooks": _modules("hooks"),
         "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],
         "triggers": _modules("triggers"),

@@ -38,4 +38,3 @@ def test_every_module_of_a_kind_is_listed_and_defines_one(kind, base):
         module = importlib.import_module(listed)
         defined = [c for _, c in inspect.getmembers(module, inspect.isclass) if c.__module__ == listed]
         assert any(issubclass(c, base_class) for c in defined), f"{listed} defines no {class_name}"
-
