@@ -15,7 +15,7 @@ from amlflow.data import dataset_registry
 from amlflow.data.dataset_definition import FILE, TABULAR, checked_definition, definition_id, with_transform
 from amlflow.data.dataset_reference import DatasetReference
 from amlflow.data.dataset_registry import DatasetRegistration
-from amlflow.data.dataset_sources import describe_source
+from amlflow.data.dataset_sources import describe_source, refuse_in_a_parse
 from amlflow.data.dataset_transforms import count_transform, sample_transform, split_transforms
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core._source import parsing_dag_file
@@ -34,6 +34,10 @@ _STEP_NAMES = {
     "drop_columns": "DropColumns",
     "filter": "Filter",
 }
+
+
+#: What to do instead of reaching the registry from a DAG file.
+_REGISTER_ELSEWHERE = "register it from a notebook or script, and name it in the DAG file with Dataset.get_by_name"
 
 
 class AbstractDataset:
@@ -147,7 +151,7 @@ class AbstractDataset:
     @staticmethod
     def get_all(workspace: Any) -> dict[str, AbstractDataset]:
         """Every registered dataset's latest version, by name."""
-        _refuse_in_a_parse("list the registered datasets")
+        refuse_in_a_parse("list the registered datasets", _REGISTER_ELSEWHERE)
         return {
             name: dataset_from_definition(definition, registration)
             for name, (definition, registration) in dataset_registry.get_all(workspace).items()
@@ -167,7 +171,7 @@ class AbstractDataset:
         ``create_new_version=True`` (then the next version), as in Azure ML; registering the same
         definition again under its name gives back the existing registration.
         """
-        _refuse_in_a_parse("register a dataset")
+        refuse_in_a_parse("register a dataset", _REGISTER_ELSEWHERE)
         registration = dataset_registry.register(
             self._definition, workspace, name, description, tags, create_new_version
         )
@@ -258,14 +262,6 @@ class AbstractDataset:
     def _derived(self, definition: dict[str, Any]) -> Any:
         """A new, unregistered dataset of the same class with ``definition`` (as Azure ML's transforms give)."""
         return type(self)(definition)
-
-
-def _refuse_in_a_parse(what: str) -> None:
-    if parsing_dag_file():
-        raise UserErrorException(
-            f"Can not {what} while Airflow parses a DAG file (nothing a DAG file runs at parse time may reach the "
-            "registry): register it from a notebook or script, and name it here with Dataset.get_by_name"
-        )
 
 
 def dataset_from_definition(

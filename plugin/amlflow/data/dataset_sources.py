@@ -166,7 +166,7 @@ def resolve(sources: list[dict[str, Any]], ignore_not_found: bool = False) -> li
     from the folder the source names (for a file or a glob: the folder before its first wildcard), and
     from the folder those share when all sources are on one datastore, as Azure ML's ``to_path`` shows.
     """
-    _refuse_in_a_parse("read a dataset's files")
+    refuse_in_a_parse("read a dataset's files")
     found: list[tuple[str, list[tuple[str, str]]]] = []  # (base, [(location, path under base...)])
     kept: list[dict[str, Any]] = []  # the sources that named files
     for source in sources:
@@ -194,13 +194,14 @@ def resolve(sources: list[dict[str, Any]], ignore_not_found: bool = False) -> li
     return result
 
 
-def _refuse_in_a_parse(what: str) -> None:
+def refuse_in_a_parse(what: str, instead: str = "do it in a notebook or script, or in a step's script") -> None:
+    """Raise if a DAG file is being parsed: nothing a DAG file runs at parse time may reach storage."""
     from amlflow.pipeline.core._source import parsing_dag_file  # the pipeline package builds on this one
 
     if parsing_dag_file():
         raise UserErrorException(
-            f"Can not {what} while Airflow parses a DAG file: nothing a DAG file runs at parse time may reach "
-            "storage. Do it in a notebook or script, or in a step's script"
+            f"Can not {what} while Airflow parses a DAG file (nothing a DAG file runs at parse time may reach "
+            f"storage): {instead}"
         )
 
 
@@ -261,11 +262,18 @@ def _files_of(source: dict[str, Any]) -> tuple[str, list[tuple[str, str]]]:
         if len(infos) == 1 and infos[0].path == path:
             return posixpath.dirname(path), [(path, path)]
         return path, [(info.path, info.path) for info in infos]
-    parts = path.split("/")
-    first = next(i for i, part in enumerate(parts) if has_glob(part))
-    prefix = "/".join(parts[:first])
+    prefix = listing_prefix(path)
     pattern = glob_regex(path)
     return prefix, [(info.path, info.path) for info in backend.list_files(prefix) if pattern.fullmatch(info.path)]
+
+
+def listing_prefix(path: str) -> str:
+    """What to list to find the files of a datastore path: the folders before its first wildcard, or itself."""
+    if not has_glob(path):
+        return path
+    parts = path.split("/")
+    first = next(i for i, part in enumerate(parts) if has_glob(part))
+    return "/".join(parts[:first])
 
 
 def has_glob(path: str) -> bool:

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from amlflow.storage.location import output_path
+from amlflow.runtime.outputs import committed_path
 
 RUN_PLACEHOLDER = "{run_id}"
+#: A run id no run has, standing for every run while an output's path is worked out (the path keeps it as is).
+_ANY_RUN = "amlflow-any-run"
 
 
 def datastore_uri(datastore: str, path: str) -> str:
@@ -27,14 +29,9 @@ def dataset_uri(name: str) -> str:
 
 def output_asset_uri(dag_id: str, task_id: str, spec: dict[str, Any], default_datastore: str) -> str:
     """The URI of one step output: where every run commits it, with ``{run_id}`` for the run's part."""
-    datastore = spec.get("datastore") or default_datastore
-    destination = spec.get("destination")
-    if destination:
-        path = destination.replace("{run-id}", f"{dag_id}/{RUN_PLACEHOLDER}/{task_id}")
-        return datastore_uri(datastore, path.replace("{output-name}", spec["name"]))
-    parts = output_path(dag_id, "run", task_id, spec["name"]).split("/")
-    parts[2] = RUN_PLACEHOLDER  # amlflow/<dag_id>/<run_id>/<step>/<output>
-    return datastore_uri(datastore, "/".join(parts))
+    path = committed_path(spec, dag_id, _ANY_RUN, task_id)
+    run_scoped = "/".join(RUN_PLACEHOLDER if part == _ANY_RUN else part for part in path.split("/"))
+    return datastore_uri(spec.get("datastore") or default_datastore, run_scoped)
 
 
 def step_assets(

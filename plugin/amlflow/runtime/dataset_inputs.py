@@ -18,6 +18,7 @@ from typing import Any
 
 from amlflow.core.run import INPUT_DATASETS_ENV
 from amlflow.data.dataset_reference import DatasetReference
+from amlflow.data.dataset_sources import listing_prefix
 from amlflow.data.dataset_values import dataset_from_value, dataset_value
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
@@ -25,8 +26,6 @@ from amlflow.runtime.fingerprint import digest
 from amlflow.storage import get_backend
 
 log = logging.getLogger(__name__)
-
-_GLOB_CHARACTERS = "*?["
 
 
 @dataclass(frozen=True)
@@ -96,19 +95,10 @@ def dataset_content(dataset: Any) -> str:
     listings = []
     for source in dataset.definition["sources"]:
         if "datastore" in source:
-            prefix = _static_prefix(source["path"])
+            prefix = listing_prefix(source["path"])
             files = get_backend(source["datastore"]).list_files(prefix)
             listings.append([[info.path, info.size, info.tag] for info in files])
     return digest([dataset.definition, listings])
-
-
-def _static_prefix(path: str) -> str:
-    """The part of a glob before its first wildcard, up to a folder boundary: what to list."""
-    cut = min((path.index(c) for c in _GLOB_CHARACTERS if c in path), default=len(path))
-    if cut == len(path):
-        return path
-    head = path[:cut]
-    return head.rsplit("/", 1)[0] if "/" in head else ""
 
 
 def stage_dataset(spec: dict[str, Any], dataset: Any, workdir: str) -> StagedDataset:

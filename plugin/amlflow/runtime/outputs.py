@@ -41,11 +41,8 @@ class StagedOutputs:
 
     @staticmethod
     def _place(spec: dict[str, Any], dag_id: str, run_id: str, task_id: str) -> tuple[Any, str]:
-        """The backend and path where an output is committed: its destination, or its run-scoped folder."""
         backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
-        if spec.get("destination"):
-            return backend, destination_path(spec["destination"], dag_id, run_id, task_id, spec["name"])
-        return backend, output_path(dag_id, run_id, task_id, spec["name"])
+        return backend, committed_path(spec, dag_id, run_id, task_id)
 
     def __enter__(self) -> StagedOutputs:
         return self
@@ -92,6 +89,13 @@ class StagedOutputs:
         for staging in self._staged.values():
             staging.abort()
         self._staged.clear()
+
+
+def committed_path(spec: dict[str, Any], dag_id: str, run_id: str, task_id: str) -> str:
+    """Where a step run commits an output: its destination (an output dataset's), or its run-scoped folder."""
+    if spec.get("destination"):
+        return destination_path(spec["destination"], dag_id, run_id, task_id, spec["name"])
+    return output_path(dag_id, run_id, task_id, spec["name"])
 
 
 def _refuse_to_overwrite(spec: dict[str, Any], backend: Any, path: str) -> None:
