@@ -137,6 +137,69 @@ class AirflowClient:
     def experiments(self) -> list[str]:
         return [entity["Name"] for entity in self.request("GET", f"{PREFIX}{SERVICE}/Experiments")]
 
+    # -- pipeline endpoints, schedules and drafts (amlflow.api.endpoints, .schedules, .drafts) ---------
+    def create_pipeline_endpoint(self, name: str, description: str | None, pipeline_id: str) -> dict[str, Any]:
+        body = {"Name": name, "Description": description, "PipelineId": pipeline_id}
+        return self._refusable("POST", f"{PREFIX}{SERVICE}/PipelineEndpoints", json=body)
+
+    def pipeline_endpoint(self, endpoint_id: str | None = None, name: str | None = None) -> dict[str, Any]:
+        if endpoint_id is not None:
+            return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineEndpoints/Id/{quote(endpoint_id)}")
+        return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineEndpoints/Name", params={"name": name})
+
+    def pipeline_endpoints(self, active_only: bool = True) -> list[dict[str, Any]]:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PipelineEndpoints", params={"activeOnly": active_only})
+
+    def update_pipeline_endpoint(self, endpoint_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._refusable("PATCH", f"{PREFIX}{SERVICE}/PipelineEndpoints/Id/{quote(endpoint_id)}", json=changes)
+
+    def submit_to_endpoint(self, endpoint_id: str, body: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+        path = f"{PREFIX}{SERVICE}/PipelineRuns/PipelineEndpointSubmit/Id/{quote(endpoint_id)}"
+        params = {"pipelineVersion": version} if version is not None else None
+        return self._refusable("POST", path, json=body, params=params)
+
+    def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._refusable("POST", f"{PREFIX}{SERVICE}/Schedules", json=body, timeout=PARSE_WAIT_SECONDS)
+
+    def schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._refusable("GET", f"{PREFIX}{SERVICE}/Schedules/{quote(schedule_id)}")
+
+    def schedules(self, active_only: bool = True, **filters: str) -> list[dict[str, Any]]:
+        params = {"activeOnly": active_only, **{_camel(k): v for k, v in filters.items()}}
+        return self.request("GET", f"{PREFIX}{SERVICE}/Schedules", params=params)
+
+    def update_schedule(self, schedule_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        path = f"{PREFIX}{SERVICE}/Schedules/{quote(schedule_id)}"
+        return self._refusable("PATCH", path, json=changes, timeout=PARSE_WAIT_SECONDS)
+
+    def schedule_runs(self, schedule_id: str) -> list[dict[str, Any]]:
+        return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineRuns/Schedule/{quote(schedule_id)}")
+
+    def create_draft(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self._refusable("POST", f"{PREFIX}{SERVICE}/PipelineDrafts", json=body)
+
+    def draft(self, draft_id: str) -> dict[str, Any]:
+        return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineDrafts/{quote(draft_id)}")
+
+    def drafts(self) -> list[dict[str, Any]]:
+        return self.request("GET", f"{PREFIX}{SERVICE}/PipelineDrafts")
+
+    def update_draft(self, draft_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        return self._refusable("PATCH", f"{PREFIX}{SERVICE}/PipelineDrafts/{quote(draft_id)}", json=changes)
+
+    def delete_draft(self, draft_id: str) -> None:
+        self._refusable("DELETE", f"{PREFIX}{SERVICE}/PipelineDrafts/{quote(draft_id)}")
+
+    def _refusable(self, method: str, path: str, **send: Any) -> Any:
+        """A call whose 400, 404 or 409 is Azure ML's ValueError, with the deployment's message (what the SDK
+        raises for an unknown endpoint, version, schedule or draft, and for a taken name)."""
+        try:
+            return self.request(method, path, **send)
+        except ErrorResponseException as error:
+            if error.status_code in (400, 404, 409):
+                raise ValueError(error.message.split(": ", 1)[-1]) from None
+            raise
+
     # -- the dataset registry (amlflow.api.datasets) ------------------------------------------------
     def save_dataset(self, definition: dict[str, Any]) -> str:
         return self._registry("POST", "saved", json={"definition": definition})["id"]
@@ -240,6 +303,11 @@ class AirflowClient:
 
     def ui_run_url(self, dag_id: str, run_id: str) -> str:
         return f"{self.base_url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def _task_path(dag_id: str, run_id: str, task_id: str) -> str:

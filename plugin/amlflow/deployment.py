@@ -101,22 +101,49 @@ def send(
     ``naming(digest)`` gives the DAG id and the definition's other top-level keys (``experiment``,
     ``display_name``) from the hex digest of the definition's content. ``fresh`` takes new snapshots.
     """
+    document = send_code(
+        pipeline,
+        description=description,
+        version=version,
+        continue_on_step_failure=continue_on_step_failure,
+        fresh=fresh,
+    )
+    dag_id = _upload(pipeline.workspace, document, naming)
+    for step in pipeline.steps:
+        folder = _source_folder(step, pipeline)
+        digest = pipeline._sent_snapshots[folder].content_hash[:8] if folder else None
+        print(f"Created step {step.name}" + (f" [snapshot {digest}]" if digest else ""))
+    return dag_id
+
+
+def send_code(
+    pipeline: Pipeline,
+    *,
+    description: str | None = None,
+    version: str | None = None,
+    continue_on_step_failure: bool | None = None,
+    fresh: bool = False,
+) -> dict[str, Any]:
+    """Check the pipeline and upload the snapshots the deployment lacks; its definition, naming those snapshots."""
+    from amlflow.client import client_for
+    from amlflow.storage.archives import pack
+
     if fresh or not hasattr(pipeline, "_sent_snapshots"):
         # Sent before, the pipeline is checked again by the api-server, against the code it ran.
         _validate(pipeline)
     snapshots = _snapshots(pipeline, fresh)
-    document = yaml_writer.pipeline_document(
+    client = client_for(pipeline.workspace)
+    by_hash = {snapshot.content_hash: snapshot for snapshot in snapshots.values()}
+    for content_hash in client.missing_snapshots(sorted(by_hash)):
+        snapshot = by_hash[content_hash]
+        client.put_snapshot(content_hash, pack(snapshot.folder, snapshot.files))
+    return yaml_writer.pipeline_document(
         pipeline,
         lambda folder: layout.snapshot_reference(snapshots[folder].content_hash),
         description=description,
         version=version,
         continue_on_step_failure=continue_on_step_failure,
     )
-    dag_id = _upload(pipeline.workspace, document, naming, list(snapshots.values()))
-    for step in pipeline.steps:
-        folder = _source_folder(step, pipeline)
-        print(f"Created step {step.name}" + (f" [snapshot {snapshots[folder].content_hash[:8]}]" if folder else ""))
-    return dag_id
 
 
 def _snapshots(pipeline: Pipeline, fresh: bool) -> dict[str, LocalSnapshot]:
@@ -134,22 +161,12 @@ def _snapshots(pipeline: Pipeline, fresh: bool) -> dict[str, LocalSnapshot]:
     return taken
 
 
-def _upload(
-    workspace: Any,
-    document: dict[str, Any],
-    naming: Callable[[str], tuple[str, dict[str, Any]]],
-    snapshots: list[LocalSnapshot],
-) -> str:
+def _upload(workspace: Any, document: dict[str, Any], naming: Callable[[str], tuple[str, dict[str, Any]]]) -> str:
+    """Send a definition whose snapshots the deployment has; the DAG id ``naming`` gives it."""
     from amlflow.client import client_for
-    from amlflow.storage.archives import pack
 
     dag_id, top = naming(yaml_writer.graph_hash(document)[:ID_HASH_LENGTH])
-    client = client_for(workspace)
-    by_hash = {snapshot.content_hash: snapshot for snapshot in snapshots}
-    for content_hash in client.missing_snapshots(sorted(by_hash)):
-        snapshot = by_hash[content_hash]
-        client.put_snapshot(content_hash, pack(snapshot.folder, snapshot.files))
-    client.put_definition(dag_id, yaml_writer.dump(yaml_writer.named(document, dag_id, **top)))
+    client_for(workspace).put_definition(dag_id, yaml_writer.dump(yaml_writer.named(document, dag_id, **top)))
     return dag_id
 
 
@@ -176,25 +193,38 @@ def submit(
     **options: Any,
 ) -> PipelineRun:
     """Run ``pipeline`` in ``experiment``: send it (once per content), then start a run of it."""
-    from amlflow.client import client_for
-    from amlflow.pipeline.core.graph import submission_body
-    from amlflow.pipeline.core.run import PipelineRun
-
     known = set(pipeline.parameters()) | pipeline.data_path_inputs() | set(pipeline.dataset_parameters())
     for name in pipeline_parameters or {}:
         if name not in known:
             raise UserErrorException(f"Pipeline parameter with name {name} does not exist")
 
+    dag_id = send(
+        pipeline,
+        experiment_naming(experiment),
+        continue_on_step_failure=options.get("continue_on_step_failure"),
+        fresh=bool(options.get("regenerate_outputs")),
+    )
+    return start_run(experiment, dag_id, pipeline_parameters, **options)
+
+
+def experiment_naming(experiment: Experiment) -> Callable[[str], tuple[str, dict[str, Any]]]:
+    """How a pipeline submitted to ``experiment`` is named: ``<experiment>.<digest>``."""
+
     def naming(digest: str) -> tuple[str, dict[str, Any]]:
         top = {"experiment": experiment.name, "display_name": f"{experiment.name} ({digest[:8]})"}
         return f"{_id_prefix(experiment.name)}.{digest}", top
 
-    dag_id = send(
-        pipeline,
-        naming,
-        continue_on_step_failure=options.get("continue_on_step_failure"),
-        fresh=bool(options.get("regenerate_outputs")),
-    )
+    return naming
+
+
+def start_run(
+    experiment: Experiment, dag_id: str, pipeline_parameters: dict[str, Any] | None = None, **options: Any
+) -> PipelineRun:
+    """Start a run of the sent pipeline ``dag_id`` in ``experiment``."""
+    from amlflow.client import client_for
+    from amlflow.pipeline.core.graph import submission_body
+    from amlflow.pipeline.core.run import PipelineRun
+
     client = client_for(experiment.workspace)
     entity = client.submit(dag_id, submission_body(experiment, pipeline_parameters, **options))
     run = PipelineRun(experiment, entity["Id"], _details=entity)
@@ -228,29 +258,49 @@ def publish_run(
     run: PipelineRun, name: str, description: str | None, version: str | None, continue_on_step_failure: bool | None
 ) -> PublishedPipeline:
     """Publish the graph and code a run ran (a run of a pipeline sent from a notebook) under ``name``."""
+    source = run.pipeline_id
+    document = sent_document(
+        run.experiment.workspace,
+        source,
+        f"PipelineRun.publish_pipeline: run {run.id!r} is of pipeline {source!r}, which a DAG file defines: "
+        f"it is published already (PublishedPipeline.get(ws, {source!r}))",
+    )
+    return publish_document(run.experiment.workspace, document, name, description, version, continue_on_step_failure)
+
+
+def sent_document(workspace: Any, dag_id: str, defined_by_a_file: str) -> dict[str, Any]:
+    """The definition of pipeline ``dag_id``, sent from a notebook; UserErrorException(``defined_by_a_file``)
+    if a DAG file defines it (its definition is that file, not on the deployment)."""
     import yaml
 
     from amlflow.client import client_for
     from amlflow.exceptions import ErrorResponseException
-    from amlflow.pipeline.core.graph import PublishedPipeline
 
-    workspace = run.experiment.workspace
-    source = run.pipeline_id
     try:
-        text = client_for(workspace).definition(source)
+        return yaml.safe_load(client_for(workspace).definition(dag_id))
     except ErrorResponseException as error:
         if error.status_code != 404:
             raise
-        raise UserErrorException(
-            f"PipelineRun.publish_pipeline: run {run.id!r} is of pipeline {source!r}, which a DAG file defines: "
-            f"it is published already (PublishedPipeline.get(ws, {source!r}))"
-        ) from None
-    document = {k: v for k, v in yaml.safe_load(text).items() if k not in ("name", "experiment", "display_name")}
+        raise UserErrorException(defined_by_a_file) from None
+
+
+def publish_document(
+    workspace: Any,
+    document: dict[str, Any],
+    name: str,
+    description: str | None,
+    version: str | None,
+    continue_on_step_failure: bool | None,
+) -> PublishedPipeline:
+    """Publish a definition whose code the deployment has (a run's, a draft's) under ``name``."""
+    from amlflow.pipeline.core.graph import PublishedPipeline
+
+    document = {k: v for k, v in document.items() if k not in ("name", "experiment", "display_name")}
     for key, value in (("description", description), ("version", version)):
         if value is not None:
             document[key] = value
     if continue_on_step_failure is not None:
         document["continue_on_step_failure"] = bool(continue_on_step_failure)
     document["published"] = True
-    dag_id = _upload(workspace, document, lambda digest: (f"{_id_prefix(name)}.{digest}", {"display_name": name}), [])
+    dag_id = _upload(workspace, document, lambda digest: (f"{_id_prefix(name)}.{digest}", {"display_name": name}))
     return PublishedPipeline.get(workspace, dag_id)

@@ -12,12 +12,19 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 import pytest
 
 from scripts.stack import LOCAL_BUNDLE, PIPELINE_BUNDLE, Stack
-from tests.fixtures.airflow_stack import PASSWORDS, USERS, AirflowStack
-from tests.integration import test_notebook_datapath, test_notebook_dataset, test_notebook_output_datasets
+from tests.fixtures.airflow_stack import PASSWORDS, USERS, AirflowStack, wait_until
+from tests.integration import (
+    test_notebook_datapath,
+    test_notebook_dataset,
+    test_notebook_endpoints,
+    test_notebook_output_datasets,
+    test_notebook_schedules,
+)
 from tests.integration.test_notebook_submit import notebook_folder, notebook_result, run_notebook, run_notebook_text
 
 pytestmark = pytest.mark.integration
@@ -103,3 +110,62 @@ def test_dataset_parameters_and_datapath_parameters_on_blob_only(blob_stack, web
     datapaths = run_notebook_text(stack, tmp_path / "datapath", test_notebook_datapath.NOTEBOOK, **connection)
     assert datapaths["status"] == ["Finished"] * 3
     assert "READ sample_string3 sample_datapath3" in datapaths["logs"][2]
+
+
+def _schedule_runs(stack, schedule_id: str) -> list[dict]:
+    status, runs = stack.request("GET", f"/amlflow/pipelines/v1.0/PipelineRuns/Schedule/{schedule_id}")
+    assert status == 200, runs
+    return runs
+
+
+def test_a_blob_written_under_a_watched_folder_starts_one_run_given_its_path(blob_stack, azurite, tmp_path):
+    """The datastore schedule of the showcasing-datapath notebook's last cells, polling every 6 s."""
+    stack, connection = blob_stack
+    files = {"reader/read.py": test_notebook_schedules.READER}
+    result = run_notebook_text(stack, tmp_path, test_notebook_schedules.DATASTORE_SCHEDULE, files, **connection)
+    schedule_id, pipeline = result["schedule"], result["pipeline"]
+    status, dag = stack.request("GET", f"/api/v2/dags/{result['dag']}")
+    assert status == 200 and not dag["is_paused"]
+    container = azurite.container(CONTAINER)
+    container.upload_blob("sample_datapath_for_folder/sub/deeper.csv", b"not watched", overwrite=True)
+    container.upload_blob("elsewhere/other.csv", b"not watched", overwrite=True)
+    time.sleep(15)  # a few polls: neither a sub-folder nor another folder is watched
+    assert _schedule_runs(stack, schedule_id) == []
+    container.upload_blob("sample_datapath_for_folder/new.csv", b"fresh rows", overwrite=True)
+    wait_until(lambda: _schedule_runs(stack, schedule_id), timeout=120, what="the blob to start a run")
+    [run] = _schedule_runs(stack, schedule_id)
+    where = {"DataStoreName": "workspaceblobstore", "RelativePath": "sample_datapath_for_folder/new.csv"}
+    assert run["DataPathAssignments"] == {"input_datapath": where}
+    assert run["RunHistoryExperimentName"] == "Scheduled_Pipeline" and run["ScheduleId"] == schedule_id
+    assert stack.wait_for_run(pipeline, run["Id"])["state"] == "success"
+    assert "READ fresh rows" in stack.task_log(pipeline, run["Id"], "train_step")
+    time.sleep(20)  # nothing changed since: nothing more starts
+    assert len(_schedule_runs(stack, schedule_id)) == 1
+    assert stack.request("PATCH", f"/amlflow/pipelines/v1.0/Schedules/{schedule_id}", {"status": "Disabled"})[0] == 200
+
+
+def test_the_schedule_notebook_runs_on_blob(blob_stack, azurite, tmp_path):
+    """Microsoft's schedule notebook: recurrence, datastore and endpoint schedules, disabled, enabled, updated."""
+    stack, connection = blob_stack
+    files = {"publish_run_train/train.py": test_notebook_endpoints.TRAIN}
+    result = run_notebook_text(stack, tmp_path, test_notebook_schedules.SCHEDULE_NOTEBOOK, files, **connection)
+    assert result["disabled_status"] == "Disabled"
+    assert result["updated"] == ["My_Updated_Schedule", "Hour", "Active"]
+    assert result["last_status"] == "Disabled"
+    _id, datastore, polling, state = result["datastore_schedule"]
+    assert (datastore, polling, state) == ("workspaceblobstore", 5, "Disabled")
+    _id, endpoint_id, dag_id, count = result["endpoint_schedule"]
+    assert count == 1
+    status, dag = stack.request("GET", f"/api/v2/dags/{dag_id}")
+    assert status == 200 and dag["is_paused"] and dag["timetable_summary"].startswith("every 2 days at 22:30")
+
+    def target() -> str:
+        blob = azurite.container(CONTAINER).download_blob(f"amlflow-bundle/definitions/{dag_id}.json")
+        return json.loads(blob.readall())["target_dag_id"]
+
+    assert target() == result["endpoint_default"]
+    # A new default version of the endpoint: its schedule runs that version from now on.
+    change = {"PipelineId": result["published_pipeline1"], "AddDefault": True}
+    status, endpoint = stack.request("PATCH", f"/amlflow/pipelines/v1.0/PipelineEndpoints/Id/{endpoint_id}", change)
+    assert status == 200 and endpoint["DefaultVersion"] == "1", endpoint
+    assert target() == result["published_pipeline1"] != result["endpoint_default"]

@@ -38,9 +38,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from amlflow.api import computes, datasets, datastores, entities, pipelines
+from amlflow.api import computes, datasets, datastores, drafts, endpoints, entities, pipelines, schedules
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
-from amlflow.api.urls import SERVICE
+from amlflow.api.urls import SERVICE, request_base_url
 from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
 from amlflow.runtime import run_conf
 from amlflow.runtime.reuse import REUSE_XCOM_KEY
@@ -112,7 +112,33 @@ def create_app() -> FastAPI:
         methods=["GET"],
         dependencies=[Depends(requires_access_dag(method="GET"))],
     )
+    _add_registry_routes(app)
     return app
+
+
+def _add_registry_routes(app: FastAPI) -> None:
+    """Pipeline endpoints (and submissions through them), schedules and drafts."""
+    add = app.add_api_route
+    run = [Depends(requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN))]
+    add(endpoints.LIST_PATH, endpoints.create_endpoint, methods=["POST"], dependencies=endpoints.WRITE)
+    add(endpoints.LIST_PATH, endpoints.list_endpoints, methods=["GET"], dependencies=endpoints.READ)
+    add(endpoints.BY_NAME_PATH, endpoints.get_endpoint_by_name, methods=["GET"], dependencies=endpoints.READ)
+    add(endpoints.BY_ID_PATH, endpoints.get_endpoint, methods=["GET"], dependencies=endpoints.READ)
+    add(endpoints.BY_ID_PATH, endpoints.update_endpoint, methods=["PATCH"], dependencies=endpoints.WRITE)
+    submit = f"{SERVICE}/PipelineRuns/PipelineEndpointSubmit"
+    add(f"{submit}/Id/{{endpoint_id}}", submit_to_endpoint, methods=["POST"], dependencies=run)
+    add(f"{submit}/Id/{{endpoint_id}}/{{version}}", submit_to_endpoint, methods=["POST"], dependencies=run)
+    add(f"{submit}/Name", submit_to_endpoint_by_name, methods=["POST"], dependencies=run)
+    add(schedules.LIST_PATH, schedules.create_schedule, methods=["POST"], dependencies=schedules.WRITE)
+    add(schedules.LIST_PATH, schedules.list_schedules, methods=["GET"], dependencies=schedules.READ)
+    add(schedules.ONE_PATH, schedules.get_schedule, methods=["GET"], dependencies=schedules.READ)
+    add(schedules.ONE_PATH, schedules.update_schedule, methods=["PATCH"], dependencies=schedules.WRITE)
+    add(schedules.RUNS_PATH, schedules.schedule_runs, methods=["GET"], dependencies=schedules.READ)
+    add(drafts.LIST_PATH, drafts.create_draft, methods=["POST"], dependencies=drafts.WRITE)
+    add(drafts.LIST_PATH, drafts.list_drafts, methods=["GET"], dependencies=drafts.READ)
+    add(drafts.ONE_PATH, drafts.get_draft, methods=["GET"], dependencies=drafts.READ)
+    add(drafts.ONE_PATH, drafts.update_draft, methods=["PATCH"], dependencies=drafts.WRITE)
+    add(drafts.ONE_PATH, drafts.delete_draft, methods=["DELETE"], dependencies=drafts.WRITE, status_code=204)
 
 
 def _error(status_code: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -138,10 +164,6 @@ async def _submission(request: Request) -> PipelineSubmission:
         return parse(await request.body())
     except SubmissionError as error:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, str(error)) from None
-
-
-def _base_url(request: Request) -> str:
-    return f"{request.url.scheme}://{request.url.netloc}"
 
 
 def _published_dag_model(dag_id: str, session: Any, *, submitted_too: bool = False) -> DagModel:
@@ -204,6 +226,56 @@ def _submit(
     return entities.pipeline_run_entity(dag_run, dag)
 
 
+def submit_to_endpoint(
+    endpoint_id: str,
+    request: Request,
+    submission: Annotated[PipelineSubmission, Depends(_submission)],
+    _audit: Annotated[None, Depends(action_logging())],
+    dag_bag: DagBagDep,
+    user: GetUserDep,
+    session: SessionDep,
+    version: str | None = None,
+    pipelineVersion: str | None = None,
+) -> dict[str, Any]:
+    """Start a run of a pipeline endpoint's version (``/{version}`` or ``?pipelineVersion=``; else its default)."""
+    return _submit_to_record(
+        endpoints.record_of(endpoint_id), version or pipelineVersion, request, submission, dag_bag, user, session
+    )
+
+
+def submit_to_endpoint_by_name(
+    name: str,
+    request: Request,
+    submission: Annotated[PipelineSubmission, Depends(_submission)],
+    _audit: Annotated[None, Depends(action_logging())],
+    dag_bag: DagBagDep,
+    user: GetUserDep,
+    session: SessionDep,
+    pipelineVersion: str | None = None,
+) -> dict[str, Any]:
+    """Start a run of the pipeline endpoint ``name`` (``?name=...&pipelineVersion=...``)."""
+    return _submit_to_record(
+        endpoints.record_by_name(name), pipelineVersion, request, submission, dag_bag, user, session
+    )
+
+
+def _submit_to_record(
+    record: dict[str, Any],
+    version: str | None,
+    request: Request,
+    submission: PipelineSubmission,
+    dag_bag: Any,
+    user: Any,
+    session: Any,
+) -> dict[str, Any]:
+    dag_id = endpoints.resolve(record, version)
+    requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=dag_id)(request, user)
+    with _RUN_WRITES:
+        entity = _submit(dag_id, request, submission, dag_bag, user, session)
+        session.commit()
+    return entity
+
+
 def list_published_pipelines(
     request: Request, user: GetUserDep, session: SessionDep, dag_bag: DagBagDep, activeOnly: bool = True
 ) -> list[dict[str, Any]]:
@@ -221,7 +293,7 @@ def list_published_pipelines(
     for dag_model in session.scalars(query):
         dag = dag_bag.get_latest_version_of_dag(dag_model.dag_id, session=session)
         if dag is not None:
-            found.append(entities.published_pipeline_entity(dag_model, dag, _base_url(request)))
+            found.append(entities.published_pipeline_entity(dag_model, dag, request_base_url(request)))
     return found
 
 
@@ -245,7 +317,7 @@ def list_experiments(user: GetUserDep, session: SessionDep) -> list[dict[str, st
 def get_published_pipeline(dag_id: str, request: Request, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:
     dag_model = _published_dag_model(dag_id, session)
     dag = get_latest_version_of_dag(dag_bag, dag_id, session)
-    return entities.published_pipeline_entity(dag_model, dag, _base_url(request))
+    return entities.published_pipeline_entity(dag_model, dag, request_base_url(request))
 
 
 def _authorized_run(run_id: str, request: Request, user: Any, session: Any, method: str = "GET") -> DagRun:

@@ -111,6 +111,7 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
         "Url": base_url + submit_path(dag_model.dag_id),
         "GraphId": dag_model.dag_id,
         "TotalRunSteps": len(dag.tasks),
+        "StepNames": sorted(dag.task_ids),
         "ContinueRunOnStepFailure": True,
         "Parameters": {name: dag.params[name] for name in run_conf.pipeline_parameter_names(dag.params)},
         "DataPathAssignments": {
@@ -166,7 +167,7 @@ def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None =
         "RunSource": ours.get("run_source") or "Airflow",
         "RunType": ours.get("run_type") or _state(dag_run.run_type),
         "TotalRunSteps": len(dag.tasks),
-        "ScheduleId": None,
+        "ScheduleId": ours.get("schedule_id"),
         "tags": ours.get("tags", {}),
         "Properties": ours.get("properties", {}),
         "EntityStatus": "Active",

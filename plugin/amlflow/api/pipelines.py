@@ -79,7 +79,7 @@ def requires_deploy(request: Request, user: GetUserDep) -> None:
         )
 
 
-def _store() -> PipelineStore:
+def pipeline_store() -> PipelineStore:
     try:
         return store_for_deployment()
     except BundleNotConfigured as error:
@@ -93,7 +93,7 @@ def _check_hash(content_hash: str) -> None:
 
 def missing_snapshots(query: SnapshotQuery) -> dict[str, list[str]]:
     """Which of these snapshots the bundle lacks (upload only those)."""
-    store = _store()
+    store = pipeline_store()
     for content_hash in query.Hashes:
         _check_hash(content_hash)
     return {"Missing": [h for h in dict.fromkeys(query.Hashes) if not store.has_snapshot(h)]}
@@ -102,7 +102,7 @@ def missing_snapshots(query: SnapshotQuery) -> dict[str, list[str]]:
 async def put_snapshot(content_hash: str, request: Request) -> dict[str, Any]:
     """Keep one step's code, unpacked and checked: every entry a plain file inside, hashing to ``content_hash``."""
     _check_hash(content_hash)
-    store = _store()
+    store = pipeline_store()
     if store.has_snapshot(content_hash):
         return {"Hash": content_hash, "Created": False}
     body = await request.body()
@@ -125,7 +125,7 @@ async def put_snapshot(content_hash: str, request: Request) -> dict[str, Any]:
 
 
 def get_definition(dag_id: str) -> dict[str, str]:
-    text = _store().definition(dag_id)
+    text = pipeline_store().definition(dag_id)
     if text is None:
         raise HTTPException(
             status.HTTP_404_NOT_FOUND,
@@ -140,7 +140,7 @@ def put_definition(
     """Write a pipeline into the bundle and wait until the dag-processor has made its DAG."""
     if not _DAG_ID.match(dag_id):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{dag_id!r} is not a pipeline id (letters, digits, _.-)")
-    store = _store()
+    store = pipeline_store()
     document = _document(dag_id, body.Definition, store)
     published = document.get("published", "experiment" not in document)
     _refuse_shadowing(dag_id, document.get("display_name") if published else None, store.bundle_name)
@@ -150,7 +150,7 @@ def put_definition(
             raise HTTPException(
                 status.HTTP_409_CONFLICT, f"pipeline {dag_id!r} exists with another definition; ids name content"
             )
-        _wait_until_parsed(dag_id, store, since=None)
+        wait_until_parsed(dag_id, store, since=None)
         return {"Id": dag_id, "Created": False}
     dags = _check_against_code(dag_id, body.Definition, store)
     targets = compute_targets_of(dags)  # their pools, as `amlflow pools sync` makes them
@@ -158,8 +158,8 @@ def put_definition(
     started = datetime.now(UTC)
     store.write_definition(dag_id, body.Definition)
     try:
-        _request_parse(store.bundle_name, layout.loader_path(dag_id))
-        _wait_until_parsed(dag_id, store, since=started)
+        request_parse(store.bundle_name, layout.loader_path(dag_id))
+        wait_until_parsed(dag_id, store, since=started)
     except BaseException:
         store.remove_definition(dag_id)  # no half pipeline stays behind
         raise
@@ -229,7 +229,7 @@ def _refuse_shadowing(dag_id: str, name: str | None, bundle_name: str) -> None:
                 )
 
 
-def _request_parse(bundle_name: str, relative_fileloc: str) -> None:
+def request_parse(bundle_name: str, relative_fileloc: str) -> None:
     """Ask the dag-processor to parse this file next (its bundle is refreshed first, so a new file is seen)."""
     try:
         with create_session() as session:
@@ -238,7 +238,7 @@ def _request_parse(bundle_name: str, relative_fileloc: str) -> None:
         pass
 
 
-def _wait_until_parsed(dag_id: str, store: PipelineStore, since: datetime | None) -> None:
+def wait_until_parsed(dag_id: str, store: PipelineStore, since: datetime | None) -> None:
     """Return once the DAG is serialized; a parse error of its file is a 400, no parse in time a 503."""
     timeout = config.get_int("parse_timeout")
     deadline = time.monotonic() + timeout

@@ -14,6 +14,7 @@ from airflow.plugins_manager import AirflowPlugin
 
 from amlflow.api.nesting_guard import NestingGuard
 from amlflow.api.urls import PREFIX
+from amlflow.timetables.recurrence import RecurrenceTimetable
 
 
 class _LazyApps:
@@ -34,3 +35,4 @@ class AmlflowPlugin(AirflowPlugin):
     name = "amlflow"
     fastapi_apps = _LazyApps()  # type: ignore[assignment]
     fastapi_root_middlewares = [{"middleware": NestingGuard, "args": [], "kwargs": {}, "name": "amlflow nesting guard"}]
+    timetables = [RecurrenceTimetable]

@@ -54,5 +54,15 @@ def datastore_path(name: str) -> str:
     return f"{PREFIX}{DATASTORE_SERVICE}/datastores/{quote(name)}"
 
 
+def endpoint_submit_path(endpoint_id: str) -> str:
+    """The path, below the api-server's root, that submits runs of the pipeline endpoint ``endpoint_id``."""
+    return f"{PREFIX}{SERVICE}/PipelineRuns/PipelineEndpointSubmit/Id/{endpoint_id}"
+
+
+def request_base_url(request: Any) -> str:
+    """The scheme and host a request reached the api-server at: the base of the URLs it answers with."""
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 def submit_url(workspace: Any, pipeline_id: str) -> str:
     return api_base_url(workspace) + submit_path(pipeline_id)

@@ -5,13 +5,14 @@
     <bundle>/.airflowignore              definitions/, snapshots/, .staging/: only the loaders are DAG files
     <bundle>/<dag_id>.py                 loads definitions/<dag_id>.yaml (one DAG per file)
     <bundle>/definitions/<dag_id>.yaml   the pipeline, as the YAML loader reads it
+    <bundle>/definitions/<dag_id>.json   a schedule: the DAG that runs a pipeline on its recurrence or blob changes
     <bundle>/snapshots/<hash>/...        a step's source directory, by content hash
 
 A definition names its snapshots as ``../snapshots/<hash>`` (relative to the definition), so the same
 file works in every copy of the bundle. One loader per pipeline keeps a task's start-up parse to one
 definition, and lets the dag-processor be asked to parse exactly the new file. Definitions never
 change once written (their DAG id holds their content hash), so a run never sees its graph or code
-change under it.
+change under it. A schedule's definition is rewritten when the schedule changes (a new DAG version).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def definition_path(dag_id: str) -> str:
     return f"{DEFINITIONS}/{dag_id}.yaml"
 
 
+def schedule_path(dag_id: str) -> str:
+    return f"{DEFINITIONS}/{dag_id}.json"
+
+
 def loader_path(dag_id: str) -> str:
     return f"{dag_id}.py"
 
@@ -47,10 +52,20 @@ def snapshot_reference(content_hash: str) -> str:
 
 
 def loader_text(dag_id: str) -> str:
+    return _loader(
+        dag_id, f"the amlflow pipeline of {definition_path(dag_id)}, sent from a notebook", "load_definition"
+    )
+
+
+def schedule_loader_text(dag_id: str) -> str:
+    return _loader(dag_id, f"the amlflow schedule of {schedule_path(dag_id)}", "load_schedule")
+
+
+def _loader(dag_id: str, what: str, function: str) -> str:
     # The words "airflow" and "dag" let Airflow's safe-mode discovery parse the file.
     return (
-        f'"""Airflow DAG {dag_id}: the amlflow pipeline of {definition_path(dag_id)}, sent from a notebook.\n\n'
+        f'"""Airflow DAG {dag_id}: {what}.\n\n'
         'Written by the amlflow plugin of the api-server; do not edit.\n"""\n\n'
-        "from amlflow.bundles.loader import load_definition\n\n"
-        "load_definition(__file__)\n"
+        f"from amlflow.bundles.loader import {function}\n\n"
+        f"{function}(__file__)\n"
     )

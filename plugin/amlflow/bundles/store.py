@@ -54,17 +54,42 @@ class PipelineStore(abc.ABC):
     def snapshot_folder(self, content_hash: str) -> str:
         """A folder on this machine that holds the snapshot (to check a definition against its code)."""
 
-    @abc.abstractmethod
     def definition(self, dag_id: str) -> str | None:
         """The text of the pipeline ``dag_id``'s definition, or None if the bundle has none."""
+        return self._read(layout.definition_path(dag_id))
 
-    @abc.abstractmethod
     def write_definition(self, dag_id: str, text: str) -> None:
         """Write the definition, then its loader file: the dag-processor sees both or neither."""
+        self._write(layout.IGNORE_FILE, layout.IGNORE_TEXT)
+        self._write(layout.definition_path(dag_id), text)
+        self._write(layout.loader_path(dag_id), layout.loader_text(dag_id))
 
-    @abc.abstractmethod
     def remove_definition(self, dag_id: str) -> None:
         """Remove the loader file, then the definition (a definition no run could start from)."""
+        for relative in (layout.loader_path(dag_id), layout.definition_path(dag_id)):
+            self._delete(relative)
+
+    def write_schedule(self, dag_id: str, text: str) -> None:
+        """Write (or rewrite) a schedule's definition, then its loader file."""
+        self._write(layout.IGNORE_FILE, layout.IGNORE_TEXT)
+        self._write(layout.schedule_path(dag_id), text)
+        self._write(layout.loader_path(dag_id), layout.schedule_loader_text(dag_id))
+
+    def remove_schedule(self, dag_id: str) -> None:
+        for relative in (layout.loader_path(dag_id), layout.schedule_path(dag_id)):
+            self._delete(relative)
+
+    @abc.abstractmethod
+    def _read(self, relative: str) -> str | None:
+        """The text of the bundle's file ``relative``, or None."""
+
+    @abc.abstractmethod
+    def _write(self, relative: str, text: str) -> None:
+        """Write the bundle's file ``relative`` whole: a reader sees the old text or the new."""
+
+    @abc.abstractmethod
+    def _delete(self, relative: str) -> None:
+        """Delete the bundle's file ``relative``; a missing file is no error."""
 
 
 class FolderStore(PipelineStore):
@@ -86,22 +111,16 @@ class FolderStore(PipelineStore):
     def snapshot_folder(self, content_hash: str) -> str:
         return self._path(layout.snapshot_path(content_hash))
 
-    def definition(self, dag_id: str) -> str | None:
+    def _read(self, relative: str) -> str | None:
         try:
-            with open(self._path(layout.definition_path(dag_id)), encoding="utf-8") as handle:
+            with open(self._path(relative), encoding="utf-8") as handle:
                 return handle.read()
         except FileNotFoundError:
             return None
 
-    def write_definition(self, dag_id: str, text: str) -> None:
-        self._write(layout.IGNORE_FILE, layout.IGNORE_TEXT)
-        self._write(layout.definition_path(dag_id), text)
-        self._write(layout.loader_path(dag_id), layout.loader_text(dag_id))
-
-    def remove_definition(self, dag_id: str) -> None:
-        for relative in (layout.loader_path(dag_id), layout.definition_path(dag_id)):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self._path(relative))
+    def _delete(self, relative: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(relative))
 
     def _write(self, relative: str, text: str) -> None:
         path = self._path(relative)
@@ -142,19 +161,15 @@ class DatastoreStore(PipelineStore):
 
         return cached_snapshot(self.backend, content_hash, f"snapshot {content_hash}")
 
-    def definition(self, dag_id: str) -> str | None:
-        path = join(self.prefix, layout.definition_path(dag_id))
+    def _read(self, relative: str) -> str | None:
+        path = join(self.prefix, relative)
         return self.backend.read_bytes(path).decode() if self.backend.exists(path) else None
 
-    def write_definition(self, dag_id: str, text: str) -> None:
-        backend = self.backend
-        backend.write_bytes(join(self.prefix, layout.IGNORE_FILE), layout.IGNORE_TEXT.encode())
-        backend.write_bytes(join(self.prefix, layout.definition_path(dag_id)), text.encode())
-        backend.write_bytes(join(self.prefix, layout.loader_path(dag_id)), layout.loader_text(dag_id).encode())
+    def _write(self, relative: str, text: str) -> None:
+        self.backend.write_bytes(join(self.prefix, relative), text.encode())
 
-    def remove_definition(self, dag_id: str) -> None:
-        for relative in (layout.loader_path(dag_id), layout.definition_path(dag_id)):
-            self.backend.delete(join(self.prefix, relative))
+    def _delete(self, relative: str) -> None:
+        self.backend.delete(join(self.prefix, relative))
 
 
 def _keep(folder: str, final: str) -> None:

@@ -45,7 +45,8 @@ class Experiment:
         return f"Experiment(Name: {self.name}, Workspace: {self.workspace.name})"
 
     def submit(self, config: Any, tags: dict[str, str] | None = None, **kwargs: Any) -> PipelineRun:
-        """Start a run of ``config`` in this experiment: a ``Pipeline`` or a ``PublishedPipeline``.
+        """Start a run of ``config`` in this experiment: a ``Pipeline``, a ``PublishedPipeline`` or a
+        ``PipelineEndpoint`` (``pipeline_version`` picks its version).
 
         A ``Pipeline`` is sent to the deployment first (its code and definition, once per content; see
         ``amlflow.deployment``). ``pipeline_parameters`` (or the deprecated ``pipeline_params``) gives
@@ -54,6 +55,7 @@ class Experiment:
         """
         from amlflow.pipeline.core.graph import PublishedPipeline
         from amlflow.pipeline.core.pipeline import Pipeline
+        from amlflow.pipeline.core.pipeline_endpoint import PipelineEndpoint
 
         parameters = kwargs.get("pipeline_parameters", kwargs.get("pipeline_params"))
         if isinstance(config, Pipeline):
@@ -62,9 +64,12 @@ class Experiment:
             return deployment.submit(config, self, parameters, tags=tags, **_submit_options(kwargs))
         if isinstance(config, PublishedPipeline):
             return config._submit(self, pipeline_parameters=parameters, tags=tags, **_submit_options(kwargs))
+        if isinstance(config, PipelineEndpoint):
+            version = kwargs.get("pipeline_version")
+            return config._submit(self, parameters, version, tags=tags, **_submit_options(kwargs))
         raise UserErrorException(
             f"Experiment.submit: can't submit a {type(config).__name__}; amlflow runs a Pipeline or a "
-            "PublishedPipeline (Azure ML: 'Method to be submitted has not been registered.')"
+            "PublishedPipeline or a PipelineEndpoint (Azure ML: 'Method to be submitted has not been registered.')"
         )
 
     @staticmethod

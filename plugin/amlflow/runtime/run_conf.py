@@ -64,6 +64,8 @@ def options_param(data_inputs: dict[str, str], datastores: Iterable[str], datase
         properties={
             "experiment_name": text,
             "description": text,
+            # Set by a schedule's DAG on the runs it starts (``Schedule.get_pipeline_runs``).
+            "schedule_id": text,
             "tags": {"type": "object", "additionalProperties": text},
             "properties": {"type": "object", "additionalProperties": text},
             "data_paths": {

@@ -115,7 +115,8 @@ class PublishedPipeline:
         return submit_url(self.workspace, self.id)
 
     def get_step_names(self) -> list[str]:
-        return list(self.dag.task_ids) if self.dag is not None else []
+        """The names of the pipeline's steps."""
+        return list(self.dag.task_ids) if self.dag is not None else list(getattr(self, "_step_names", []))
 
     # -- the client: over the amlflow endpoint and Airflow's REST API --------------------------------
     @staticmethod
@@ -151,6 +152,7 @@ class PublishedPipeline:
             continue_on_step_failure=entity["ContinueRunOnStepFailure"],
         )
         published.parameters = dict(entity.get("Parameters") or {})
+        published._step_names = list(entity.get("StepNames") or [])
         return published
 
     def submit(
