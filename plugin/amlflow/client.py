@@ -23,24 +23,11 @@ from amlflow.api.urls import (
     submit_path,
 )
 from amlflow.exceptions import AuthenticationException, ErrorResponseException, UserErrorException
+from amlflow.responses import error_message
 
 REQUEST_TIMEOUT_SECONDS = 30
 #: How long a client waits for a definition to be parsed: beyond the server's own bound (its parse_timeout).
 PARSE_WAIT_SECONDS = 300
-
-
-def error_message(answer: requests.Response) -> str:
-    """The server's error message: Azure ML's ``error.message`` or Airflow's ``detail``."""
-    try:
-        body = answer.json()
-    except ValueError:
-        return answer.text[:500]
-    if isinstance(body, dict):
-        if isinstance(body.get("error"), dict):
-            return str(body["error"].get("message", body))
-        if "detail" in body:
-            return str(body["detail"])
-    return str(body)[:500]
 
 
 def client_for(workspace: Any) -> AirflowClient:

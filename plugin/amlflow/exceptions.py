@@ -20,11 +20,33 @@ class UserErrorException(AmlflowError, ValueError):
     """A definition or call is wrong; the message says what and where (as ``azureml.exceptions``)."""
 
 
+class ValidationProblem(str):
+    """One rule a pipeline breaks: the line ``validate()`` returns (a ``str``, as in Azure ML), which also
+    says where, as data: the ``step``, its ``field``, the ``item`` of that field (a data or port name) and the
+    bare ``message``. The YAML and folder loaders place a problem from these, never from its text."""
+
+    step: str | None
+    field: str | None
+    item: str | None
+    message: str
+
+    def __new__(
+        cls, message: str, step: str | None = None, field: str | None = None, item: str | None = None
+    ) -> ValidationProblem:
+        text = f"step {step!r}, field {field!r}: {message}" if step is not None else message
+        problem = super().__new__(cls, text)
+        problem.step, problem.field, problem.item, problem.message = step, field, item, message
+        return problem
+
+    def __reduce__(self) -> tuple:
+        return ValidationProblem, (self.message, self.step, self.field, self.item)
+
+
 class PipelineValidationError(UserErrorException):
-    """A pipeline definition breaks a rule; ``errors`` lists every broken rule, one line each."""
+    """A pipeline definition breaks a rule; ``errors`` lists every broken rule, one ``ValidationProblem`` each."""
 
     def __init__(self, errors: list[str], source: str | None = None) -> None:
-        self.errors = list(errors)
+        self.errors = [e if isinstance(e, ValidationProblem) else ValidationProblem(e) for e in errors]
         self.source = source
         where = f"{source}: " if source else ""
         super().__init__(where + "; ".join(self.errors))

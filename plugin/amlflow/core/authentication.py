@@ -132,7 +132,7 @@ class AirflowTokenAuthentication:
     def _fetch_token(self) -> AccessToken:
         import requests
 
-        from amlflow.client import error_message
+        from amlflow.responses import error_message
 
         url, username, password = self.api_url, self.username, self._password_value()
         if not username:

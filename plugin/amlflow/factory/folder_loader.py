@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from amlflow.exceptions import PipelineValidationError
-from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
+from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError
 from amlflow.factory.yaml_loader import YAML_SUFFIXES, dag_from_yaml, read_pipeline
 from amlflow.pipeline.core._source import dag_file
 
@@ -179,10 +179,9 @@ def _module_errors(exc: BaseException, path: str, display: str) -> list[Definiti
     line = frames[-1].lineno or 1 if frames else 1
     if isinstance(exc, PipelineValidationError):
         errors = []
-        for text in exc.errors:
-            step, field_name, message = split_validation_line(text)
-            where = f"{step}.{field_name}" if step is not None else "pipeline"
-            errors.append(DefinitionError(display, line, 1, where, message))
+        for problem in exc.errors:
+            where = f"{problem.step}.{problem.field}" if problem.step is not None else "pipeline"
+            errors.append(DefinitionError(display, line, 1, where, problem.message))
         return errors
     return [DefinitionError(display, line, 1, "pipeline", f"{type(exc).__name__}: {exc}")]
 

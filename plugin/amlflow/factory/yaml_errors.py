@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import ast
-import re
 from dataclasses import dataclass
 
 from amlflow.exceptions import UserErrorException
-
-#: ``Pipeline.validate()`` lines: "step 'x', field 'y': message" (names are Python reprs).
-_VALIDATION_LINE = re.compile(r"^step (?P<step>'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"), field '(?P<field>\w+)': ")
 
 
 @dataclass(frozen=True, order=True)
@@ -34,11 +29,3 @@ class PipelineDefinitionError(UserErrorException):
         count = len(self.errors)
         header = f"{count} error{'s' if count != 1 else ''} in pipeline definitions:"
         super().__init__("\n".join([header, *(str(e) for e in self.errors)]))
-
-
-def split_validation_line(line: str) -> tuple[str | None, str | None, str]:
-    """(step, field, message) of a ``Pipeline.validate()`` line; (None, None, line) for any other line."""
-    match = _VALIDATION_LINE.match(line)
-    if match is None:
-        return None, None, line
-    return ast.literal_eval(match["step"]), match["field"], line[match.end() :]

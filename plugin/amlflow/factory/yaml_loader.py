@@ -26,10 +26,10 @@ from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
 from amlflow.data.dataset_values import dataset_from_value
 from amlflow.data.output_dataset_config import OutputFileDatasetConfig
 from amlflow.data.sql_data_reference import SqlDataReference
-from amlflow.exceptions import AmlflowError, ComputeTargetException
+from amlflow.exceptions import AmlflowError, ComputeTargetException, ValidationProblem
 from amlflow.factory import yaml_cache
 from amlflow.factory.runconfig_spec import runconfig_from_spec
-from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError, split_validation_line
+from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError
 from amlflow.factory.yaml_kinds import step_kinds
 from amlflow.factory.yaml_schema import REFERENCE_PATTERN, describe, schema_errors
 from amlflow.factory.yaml_source import Path, YamlDocument
@@ -177,8 +177,8 @@ class _Builder:
             default_source_directory=spec.get("default_source_directory"),
         )
         pipeline.source_file = self.file
-        for line in pipeline.validate():
-            self._validation_error(line, steps)
+        for problem in pipeline.validate():
+            self._validation_error(problem, steps)
         if self.errors:
             return sorted(self.errors)
         return YamlPipeline(
@@ -396,20 +396,19 @@ class _Builder:
             self.fail(path, str(exc))
             return value
 
-    def _validation_error(self, line: str, steps: list[tuple[int, PipelineStep]]) -> None:
-        """Place a ``Pipeline.validate()`` line at the step and field it names."""
-        step_name, field, message = split_validation_line(line)
-        index = next((i for i, step in steps if step.name == step_name), None)
-        if index is None or field is None:
-            self.fail([], line, where="pipeline")
+    def _validation_error(self, problem: ValidationProblem, steps: list[tuple[int, PipelineStep]]) -> None:
+        """Place a ``Pipeline.validate()`` problem at the step, field and item it names."""
+        index = next((i for i, step in steps if step.name == problem.step), None)
+        if index is None or problem.field is None:
+            self.fail([], str(problem), where="pipeline")
             return
         item = self.spec["steps"][index]
         path: list[str | int] = ["steps", index]
-        if field in item:
-            path.append(field)
-            if isinstance(item[field], list):
-                path.extend(_item_naming(item[field], message))
-        self.fail(path, message, where=f"{step_name}.{field}")
+        if problem.field in item:
+            path.append(problem.field)
+            if isinstance(item[problem.field], list) and problem.item is not None:
+                path.extend(_item_index(item[problem.field], problem.item))
+        self.fail(path, problem.message, where=f"{problem.step}.{problem.field}")
 
 
 def declare_compute(workspace: Workspace, name: str, kind: str, config: dict[str, Any]) -> ComputeTarget:
@@ -440,11 +439,10 @@ def _with_libraries(arguments: dict[str, Any]) -> dict[str, Any]:
     return {**arguments, **libraries}
 
 
-def _item_naming(items: list[Any], message: str) -> list[int]:
-    """The index of the list item whose data the message names, as ``[i]``; ``[]`` if none does."""
-    names = set(re.findall(r"'(\w+)'", message))
+def _item_index(items: list[Any], name: str) -> list[int]:
+    """The index of the list item that is the data ``name`` (``$data.<name>``), as ``[i]``; ``[]`` if none is."""
     for position, item in enumerate(items):
         text = item.get("data") if isinstance(item, dict) else item
-        if isinstance(text, str) and text.startswith("$data.") and text[6:] in names:
+        if text == f"$data.{name}":
             return [position]
     return []

@@ -279,16 +279,17 @@ class PipelineStep:
             if isinstance(data, PipelineData):
                 yield data
 
-    def validate_wiring(self) -> list[tuple[str, str]]:
-        """(field, message) for every data-wiring rule this step breaks (Azure ML's rules)."""
-        errors: list[tuple[str, str]] = []
+    def validate_wiring(self) -> list[tuple[str, ...]]:
+        """(field, message[, item]) for every data-wiring rule this step breaks (Azure ML's rules); ``item``
+        names the port or data of the field the rule is about."""
+        errors: list[tuple[str, ...]] = []
         for field, names in (("inputs", self.input_names()), ("outputs", self.output_names())):
             seen = set()
             for name in names:
                 if not _WORD.match(name):
-                    errors.append((field, f"port name {name!r} is invalid: use letters, digits and underscores"))
+                    errors.append((field, f"port name {name!r} is invalid: use letters, digits and underscores", name))
                 if name in seen:
-                    errors.append((field, f"two {field} are named {name!r}"))
+                    errors.append((field, f"two {field} are named {name!r}", name))
                 seen.add(name)
         for item in self._outputs:
             if not isinstance(item, PipelineData):
@@ -305,6 +306,7 @@ class PipelineStep:
                     "inputs",
                     f"dataset input {data.name!r}: datasets are inputs of PythonScriptSteps only, for now; "
                     "give this step a DataReference (or a DataPath parameter) of the dataset's files",
+                    data.name,
                 )
                 for data in (input_data(i) for i in self._inputs)
                 if isinstance(data, DatasetConsumptionConfig)

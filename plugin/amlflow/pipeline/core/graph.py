@@ -244,3 +244,13 @@ def submission_body(
     }
     body.update({key: value for key, value in optional.items() if value is not None})
     return body
+
+
+def parameter_assignments(workspace: Any, experiment_name: str, pipeline_parameters: dict[str, Any] | None) -> dict:
+    """The parts of a ``PipelineSubmissionInfo`` that assign ``pipeline_parameters`` (values, data paths, datasets):
+    what a schedule or a draft keeps to send with each of its runs."""
+    from amlflow.core.experiment import Experiment
+
+    body = submission_body(Experiment(workspace, experiment_name, _skip_name_validation=True), pipeline_parameters)
+    keys = ("ParameterAssignments", "DataPathAssignments", "DataSetDefinitionValueAssignments")
+    return {key: body[key] for key in keys if key in body}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from amlflow.data.data_reference import DataReference
 from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
-from amlflow.exceptions import PipelineValidationError, UserErrorException
+from amlflow.exceptions import PipelineValidationError, UserErrorException, ValidationProblem
 from amlflow.pipeline.core._source import caller_file, parsing_dag_file
 from amlflow.pipeline.core.builder import PipelineData, PipelineStep, StepSequence, input_data
 from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
@@ -138,12 +138,12 @@ class Pipeline:
         }
 
     # -- checking ----------------------------------------------------------------------------------
-    def validate(self) -> list[str]:
+    def validate(self) -> list[ValidationProblem]:
         """Every rule the pipeline breaks, one line each naming the step and the field; [] if none."""
-        errors: list[str] = []
+        errors: list[ValidationProblem] = []
 
-        def add(step: PipelineStep, field: str, message: str) -> None:
-            errors.append(f"step {step.name!r}, field {field!r}: {message}")
+        def add(step: PipelineStep, field: str, message: str, item: str | None = None) -> None:
+            errors.append(ValidationProblem(message, step.name, field, item))
 
         names: dict[str, PipelineStep] = {}
         for step in self._steps:
@@ -152,8 +152,8 @@ class Pipeline:
             if step.name in names:
                 add(step, "name", "two steps have this name; step names must be unique in a pipeline")
             names[step.name] = step
-            for field, message in step.validate_wiring() + step.validate_step(self):
-                add(step, field, message)
+            for field, message, *item in step.validate_wiring() + step.validate_step(self):
+                add(step, field, message, *item)
         members = {id(s) for s in self._steps}
         for step in self._steps:
             for data in step.upstream_data():
@@ -163,12 +163,18 @@ class Pipeline:
                         step,
                         "inputs",
                         f"PipelineData {data.name!r} is consumed but no step of the pipeline produces it",
+                        data.name,
                     )
             for output in step.outputs:
                 producers = [p for p in getattr(output, "_producers", []) if id(p) in members]
                 if len(producers) > 1 and producers[0] is not step:
                     others = ", ".join(repr(p.name) for p in producers if p is not step)
-                    add(step, "outputs", f"PipelineData {output.name!r} is already an output of step {others}")
+                    add(
+                        step,
+                        "outputs",
+                        f"PipelineData {output.name!r} is already an output of step {others}",
+                        output.name,
+                    )
         seen_params: dict[str, PipelineParameter] = {}
         for step in self._steps:
             for param in step.parameters():
@@ -184,13 +190,14 @@ class Pipeline:
                     )
         cycle = _find_cycle([s.name for s in self._steps], self.edges())
         if cycle:
-            errors.append(f"step {cycle[0]!r}, field 'inputs': the pipeline has a cycle: {' -> '.join(cycle)}")
+            errors.append(ValidationProblem(f"the pipeline has a cycle: {' -> '.join(cycle)}", cycle[0], "inputs"))
         return errors
 
     def _check(self, name: str) -> None:
         errors = self.validate()
         if not _AIRFLOW_ID.match(name or ""):
-            errors.insert(0, f"pipeline name {name!r} is invalid: use up to 250 letters, digits, '_', '.' or '-'")
+            problem = f"pipeline name {name!r} is invalid: use up to 250 letters, digits, '_', '.' or '-'"
+            errors.insert(0, ValidationProblem(problem))
         if errors:
             raise PipelineValidationError(errors, source=self.source_file)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from amlflow.pipeline.core.graph import parameter_assignments
+
 if TYPE_CHECKING:
     from amlflow.pipeline.core.graph import PublishedPipeline
     from amlflow.pipeline.core.run import PipelineRun
@@ -156,7 +158,9 @@ class PipelineDraft:
             experiment = experiment_name or self._record["experiment_name"]
             changes.update(_contents(pipeline, experiment, pipeline_parameters, continue_on_step_failure))
         elif pipeline_parameters is not None:
-            changes["submission"] = _submission(self._workspace, self._record["experiment_name"], pipeline_parameters)
+            changes["submission"] = parameter_assignments(
+                self._workspace, self._record["experiment_name"], pipeline_parameters
+            )
         given = {
             "name": name,
             "description": description,
@@ -239,15 +243,6 @@ class PipelineDraft:
         return draft
 
 
-def _submission(workspace: Any, experiment_name: str, pipeline_parameters: dict[str, Any] | None) -> dict[str, Any]:
-    from amlflow.core.experiment import Experiment
-    from amlflow.pipeline.core.graph import submission_body
-
-    body = submission_body(Experiment(workspace, experiment_name), pipeline_parameters)
-    keys = ("ParameterAssignments", "DataPathAssignments", "DataSetDefinitionValueAssignments")
-    return {key: body[key] for key in keys if key in body}
-
-
 def _contents(
     pipeline: Any, experiment_name: str, pipeline_parameters: dict[str, Any] | None, continue_on_step_failure: Any
 ) -> dict[str, Any]:
@@ -263,7 +258,7 @@ def _contents(
     document = deployment.send_code(pipeline, continue_on_step_failure=continue_on_step_failure, fresh=True)
     return {
         "definition": yaml_writer.dump(document),
-        "submission": _submission(pipeline.workspace, experiment_name, pipeline_parameters),
+        "submission": parameter_assignments(pipeline.workspace, experiment_name, pipeline_parameters),
         "continue_on_step_failure": continue_on_step_failure,
     }
 

@@ -18,6 +18,7 @@ import datetime
 import re
 from typing import TYPE_CHECKING, Any
 
+from amlflow.pipeline.core.graph import parameter_assignments
 from amlflow.pipeline.core.time_zone import TimeZone
 
 if TYPE_CHECKING:
@@ -297,14 +298,13 @@ class Schedule:
         elif datastore is None:
             # Azure ML's service refuses a schedule with neither; say so before anything is sent.
             raise ValueError("Specify either a recurrence or a datastore for the schedule.")
+        Experiment(workspace, experiment_name)  # Azure ML's check of the name, before anything is sent
         body: dict[str, Any] = {
             **target,
             "name": name,
             "description": description,
             "experiment_name": experiment_name,
-            "submission": _submission(
-                Experiment(workspace, experiment_name), pipeline_parameters, continue_on_step_failure
-            ),
+            "submission": parameter_assignments(workspace, experiment_name, pipeline_parameters),
             "continue_on_step_failure": continue_on_step_failure,
         }
         if recurrence is not None:
@@ -403,11 +403,8 @@ class Schedule:
                 raise ValueError("The polling interval must be greater")
         if status is not None and status not in STATUSES:
             raise ValueError("Status must be either Active or Disabled")
-        if pipeline_parameters is not None or continue_on_step_failure is not None:
-            from amlflow.core.experiment import Experiment
-
-            experiment = Experiment(self._workspace, self._experiment_name, _skip_name_validation=True)
-            changes["submission"] = _submission(experiment, pipeline_parameters, continue_on_step_failure)
+        if pipeline_parameters is not None:
+            changes["submission"] = parameter_assignments(self._workspace, self._experiment_name, pipeline_parameters)
         given = {
             "name": name,
             "description": description,
@@ -471,12 +468,6 @@ class Schedule:
         self._experiment_name = entity.get("experiment_name")
         self._schedule_type = "Recurrence" if recurrence else "DataStore"
         self.dag_id = entity.get("dag_id")
-
-
-def _submission(experiment: Any, pipeline_parameters: dict[str, Any] | None, continue_on_step_failure: Any) -> dict:
-    from amlflow.pipeline.core.graph import submission_body
-
-    return submission_body(experiment, pipeline_parameters, continue_on_step_failure=continue_on_step_failure)
 
 
 def _blob_datastore_name(datastore: Any) -> str:
