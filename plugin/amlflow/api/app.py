@@ -366,7 +366,8 @@ def get_step_runs(run_id: str, request: Request, user: GetUserDep, session: Sess
             )
         )
     }
-    ordered = sorted(tis, key=lambda ti: (ti.start_date is None, ti.start_date or 0, ti.task_id))
+    steps = [ti for ti in tis if entities.is_step_task(ti)]
+    ordered = sorted(steps, key=lambda ti: (ti.start_date is None, ti.start_date or 0, ti.task_id))
     return [entities.step_run_entity(ti, _reuse_value(reuse.get(ti.task_id))) for ti in ordered]
 
 

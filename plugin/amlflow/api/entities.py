@@ -13,6 +13,7 @@ from typing import Any
 
 from amlflow.api.urls import submit_path
 from amlflow.factory.dag_builder import PUBLISHED_TAG, SUBMITTED_TAG
+from amlflow.factory.parallel_run_tasks import HELPER_TASK_TYPES, step_names
 from amlflow.runtime import run_conf
 
 #: Airflow DagRun state -> Azure ML pipeline run status.
@@ -69,6 +70,11 @@ def step_status_code(state: Any) -> str:
     return STEP_STATUS.get(_state(state), "Running")
 
 
+def is_step_task(ti: Any) -> bool:
+    """Whether a task instance is a step's (not a part of a ParallelRunStep)."""
+    return ti.operator not in HELPER_TASK_TYPES
+
+
 def version_of(tags: list[str]) -> str | None:
     return next((t.split(":", 1)[1] for t in tags if t.startswith("version:")), None)
 
@@ -110,8 +116,8 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
         "Status": "Disabled" if dag_model.is_paused else "Active",
         "Url": base_url + submit_path(dag_model.dag_id),
         "GraphId": dag_model.dag_id,
-        "TotalRunSteps": len(dag.tasks),
-        "StepNames": sorted(dag.task_ids),
+        "TotalRunSteps": len(step_names(dag)),
+        "StepNames": step_names(dag),
         "ContinueRunOnStepFailure": True,
         "Parameters": {name: dag.params[name] for name in run_conf.pipeline_parameter_names(dag.params)},
         "DataPathAssignments": {
@@ -166,7 +172,7 @@ def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None =
         "PipelineId": dag_run.dag_id,
         "RunSource": ours.get("run_source") or "Airflow",
         "RunType": ours.get("run_type") or _state(dag_run.run_type),
-        "TotalRunSteps": len(dag.tasks),
+        "TotalRunSteps": len(step_names(dag)),
         "ScheduleId": ours.get("schedule_id"),
         "tags": ours.get("tags", {}),
         "Properties": ours.get("properties", {}),

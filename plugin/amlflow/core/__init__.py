@@ -11,8 +11,10 @@ from amlflow.core.dataset import Dataset
 from amlflow.core.datastore import Datastore
 from amlflow.core.environment import Environment
 from amlflow.core.experiment import Experiment
+from amlflow.core.model import Model
 from amlflow.core.run import Run
 from amlflow.core.runconfig import RunConfiguration
+from amlflow.core.script_run_config import ScriptRunConfig
 from amlflow.core.workspace import Workspace
 
 __all__ = [
@@ -24,8 +26,10 @@ __all__ = [
     "Environment",
     "Experiment",
     "InteractiveLoginAuthentication",
+    "Model",
     "Run",
     "RunConfiguration",
+    "ScriptRunConfig",
     "ServicePrincipalAuthentication",
     "Workspace",
 ]

@@ -5,6 +5,9 @@ for Docker. The image is ``docker.base_image`` as it is, or, when the environmen
 an image amlflow builds once from that base plus those packages and tags by a hash of its content
 (``image_recipe`` says which). Azure ML's default CPU image is a name a ported pipeline keeps writing;
 amlflow reads it as "the deployment's default image", ``[amlflow] docker_base_image``.
+
+``register`` / ``get`` / ``list`` keep named, versioned environments in the default datastore
+(``amlflow.core.environment_registry``); a curated ``AzureML-*`` name runs on the worker's own Python.
 """
 
 from __future__ import annotations
@@ -119,6 +122,40 @@ class Environment:
                 env.python.conda_dependencies.add_pip_package(requirement)
         env.python.user_managed_dependencies = not (conda_specification or pip_requirements)
         return env
+
+    def register(self, workspace: Any) -> Environment:
+        """Register this environment in the workspace (its default datastore): the registered copy, with its
+        version. Registering what the latest version already holds gives that version back."""
+        from amlflow.core import environment_registry
+
+        return environment_registry.register(self)
+
+    @staticmethod
+    def get(workspace: Any, name: str, version: str | None = None, label: str | None = None) -> Environment:
+        """The registered environment ``name`` (its latest version unless ``version`` is given).
+
+        A curated name (``AzureML-*``, e.g. ``AzureML-TensorFlow-2.3-GPU``) is an environment that runs on
+        the worker's own Python, with nothing installed (amlflow has none of Microsoft's curated images).
+        """
+        from amlflow.core import environment_registry
+
+        if label and version:
+            raise UserErrorException("Only one of version or label can be specified")
+        if label:
+            raise UserErrorException(
+                f"Environment.get({name!r}, label={label!r}): amlflow has no environment labels; "
+                "give the version instead, or neither for the latest"
+            )
+        if environment_registry.is_curated(name):
+            return environment_registry.curated(name, version)
+        return environment_registry.get(name, version)
+
+    @staticmethod
+    def list(workspace: Any) -> dict[str, Environment]:
+        """The registered environments (latest version of each), by name; curated ones are not listed."""
+        from amlflow.core import environment_registry
+
+        return environment_registry.list_all()
 
     def image_recipe(self) -> dict[str, Any]:
         """What the step's image is made of, as JSON-able operator arguments.

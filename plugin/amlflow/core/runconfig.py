@@ -23,12 +23,18 @@ __all__ = [
     "EggLibrary",
     "JarLibrary",
     "MavenLibrary",
+    "MpiConfiguration",
     "PyPiLibrary",
+    "PyTorchConfiguration",
     "RCranLibrary",
     "RunConfiguration",
     "SparkPackage",
     "SparkSection",
+    "TensorflowConfiguration",
 ]
+
+#: PyTorch's communication backends, as Azure ML accepts them (any case)
+SUPPORTED_PYTORCH_BACKENDS = ("nccl", "gloo")
 
 
 class DockerConfiguration:
@@ -50,6 +56,39 @@ class DockerConfiguration:
             )
         self.use_docker = use_docker
         self.shared_volumes = shared_volumes
+
+
+class TensorflowConfiguration:
+    """Distributed TensorFlow (parameter server): ``worker_count`` workers and ``parameter_server_count`` servers.
+
+    amlflow runs a step as one process, so a step refuses one of these that asks for more than one task
+    (``distributed_problem``); it is here so that ported code constructs as it did.
+    """
+
+    def __init__(self, worker_count: int = 1, parameter_server_count: int = 1) -> None:
+        self.worker_count = worker_count
+        self.parameter_server_count = parameter_server_count
+
+
+class MpiConfiguration:
+    """Distributed MPI: ``node_count`` nodes with ``process_count_per_node`` processes each (see above)."""
+
+    def __init__(self, process_count_per_node: int = 1, node_count: int = 1) -> None:
+        self.process_count_per_node = process_count_per_node
+        self.node_count = node_count
+
+
+class PyTorchConfiguration:
+    """Distributed PyTorch: ``process_count`` processes (default: one per node) on ``node_count`` nodes."""
+
+    def __init__(self, communication_backend: str = "Nccl", process_count: int | None = None, node_count: int = 1):
+        if communication_backend.lower() not in SUPPORTED_PYTORCH_BACKENDS:
+            raise UserErrorException(
+                f"{communication_backend} is not a supported backend. 'communication_backend' must be 'Nccl' or 'Gloo'."
+            )
+        self.communication_backend = communication_backend.lower()
+        self.process_count = process_count
+        self.node_count = node_count
 
 
 class RunConfiguration:
@@ -74,6 +113,10 @@ class RunConfiguration:
         self.command = command
         self.target: Any = "local"
         self.node_count = 1
+        # Azure ML's sections; which one applies is said by ``framework`` and ``communicator``.
+        self.tensorflow = TensorflowConfiguration()
+        self.mpi = MpiConfiguration()
+        self.pytorch = PyTorchConfiguration()
         # Azure ML's name whatever ``_name`` (that names the runconfig file): it labels the step's image.
         self.environment = Environment("default-environment")
         if conda_dependencies is not None:
@@ -86,3 +129,34 @@ class RunConfiguration:
 
     def __repr__(self) -> str:
         return f"RunConfiguration(target={self.target!r}, environment={self.environment!r})"
+
+
+def process_count(runconfig: Any) -> int:
+    """How many processes Azure ML would start for ``runconfig``: its distributed section's, or one per node."""
+    nodes = int(getattr(runconfig, "node_count", 1) or 1)
+    framework = str(getattr(runconfig, "framework", "Python")).lower()
+    communicator = str(getattr(runconfig, "communicator", "None")).lower()
+    if framework == "tensorflow" and communicator == "parameterserver":
+        tensorflow = runconfig.tensorflow
+        return int(tensorflow.worker_count or 0) + int(tensorflow.parameter_server_count or 0)
+    if framework == "pytorch":
+        return max(nodes, int(runconfig.pytorch.process_count or 0))
+    if communicator in ("intelmpi", "openmpi", "mpi"):
+        return nodes * int(runconfig.mpi.process_count_per_node or 1)
+    return nodes
+
+
+def distributed_problem(runconfig: Any) -> str | None:
+    """Why amlflow can not run ``runconfig`` (distributed training on several nodes or processes), or None.
+
+    A step runs as one process in one worker (or one container): it has no MPI launcher, no parameter
+    servers and no second node, so asking for them is refused rather than run on one process.
+    """
+    if runconfig is None or process_count(runconfig) <= 1:
+        return None
+    return (
+        f"distributed training ({process_count(runconfig)} processes, node_count={runconfig.node_count}) is not "
+        "supported by amlflow, which runs a step as one process: drop distributed_job_config (or set node_count=1 "
+        "and one process) to train on one node; split the data into mini-batches with a ParallelRunStep to use "
+        "many workers; or run Spark code in a DatabricksStep"
+    )

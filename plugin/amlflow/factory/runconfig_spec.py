@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from amlflow.core.conda_dependencies import CondaDependencies
-from amlflow.core.environment import DEFAULT_CPU_IMAGE, SparkPackage
+from amlflow.core.environment import DEFAULT_CPU_IMAGE, Environment, SparkPackage
 from amlflow.core.runconfig import RunConfiguration
 
 #: The JSON Schema of a step's ``runconfig``.
@@ -71,7 +71,12 @@ def runconfig_spec(runconfig: RunConfiguration, value_of: Callable[[Any], Any]) 
         spec["target"] = value_of(runconfig.target)
     if runconfig.docker.use_docker:
         spec["docker"] = {"use_docker": True}
-    env = runconfig.environment
+    spec["environment"] = environment_spec(runconfig.environment)
+    return spec
+
+
+def environment_spec(env: Environment) -> dict[str, Any]:
+    """The mapping of an ``Environment`` (what differs from a new one's defaults, and its name)."""
     environment: dict[str, Any] = {"name": env.name}
     docker = {"enabled": env.docker.enabled} if env.docker.enabled else {}
     if env.docker.base_image != DEFAULT_CPU_IMAGE:
@@ -97,8 +102,7 @@ def runconfig_spec(runconfig: RunConfiguration, value_of: Callable[[Any], Any]) 
             "packages": [{"group": p.group, "artifact": p.artifact, "version": p.version} for p in spark.packages],
             "precache_packages": spark.precache_packages,
         }
-    spec["environment"] = environment
-    return spec
+    return environment
 
 
 def runconfig_from_spec(spec: dict[str, Any]) -> RunConfiguration:
@@ -107,8 +111,13 @@ def runconfig_from_spec(spec: dict[str, Any]) -> RunConfiguration:
     if "target" in spec:
         runconfig.target = spec["target"]
     runconfig.docker.use_docker = bool((spec.get("docker") or {}).get("use_docker"))
-    environment = spec.get("environment") or {}
-    env = runconfig.environment
+    runconfig.environment = environment_from_spec(spec.get("environment") or {}, runconfig.environment)
+    return runconfig
+
+
+def environment_from_spec(environment: dict[str, Any], env: Environment | None = None) -> Environment:
+    """The ``Environment`` a mapping of :func:`environment_spec` describes (filling ``env`` when given)."""
+    env = env if env is not None else Environment(environment.get("name") or "Experiment")
     env.name = environment.get("name") or env.name
     docker = environment.get("docker") or {}
     env.docker.enabled = bool(docker.get("enabled"))
@@ -124,4 +133,4 @@ def runconfig_from_spec(spec: dict[str, Any]) -> RunConfiguration:
     env.spark.repositories = list(spark.get("repositories") or [])
     env.spark.packages = [SparkPackage(**package) for package in spark.get("packages") or []]
     env.spark.precache_packages = spark.get("precache_packages", True)
-    return runconfig
+    return env

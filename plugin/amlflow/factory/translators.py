@@ -7,43 +7,68 @@ the translators, so declaring a pipeline never imports an operator it does not u
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from amlflow.factory.containers import container_arguments
+from amlflow.factory.parallel_run_tasks import parallel_run_task_group
 from amlflow.factory.step_specs import argument_specs, data_value_spec, value_spec
 
 if TYPE_CHECKING:
-    from airflow.sdk import BaseOperator
+    from airflow.sdk import BaseOperator, TaskGroup
 
     from amlflow.pipeline.core.builder import PipelineStep
     from amlflow.pipeline.core.pipeline import Pipeline
 
-Translator = Callable[["PipelineStep", "Pipeline", dict[str, Any]], "BaseOperator"]
+#: A translator returns the step's operator, or the task group of a step made of several tasks.
+Translator = Callable[["PipelineStep", "Pipeline", dict[str, Any]], "BaseOperator | TaskGroup"]
 
 
 def python_script_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
     from amlflow.operators.python_script import PythonScriptStepOperator
+
+    in_container, arguments = _script_arguments(step, pipeline, common)
+    operator_class: type[BaseOperator] = PythonScriptStepOperator
+    if in_container:  # a DockerCompute target, or a runconfig with Docker on
+        from amlflow.operators.docker import DockerStepOperator
+
+        operator_class = DockerStepOperator
+    return operator_class(script_name=step.script_name, **arguments)
+
+
+def command_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    """A CommandStep: a PythonScriptStep's operator arguments, with the command line for the script."""
+    from amlflow.operators.command import CommandStepOperator
+
+    in_container, arguments = _script_arguments(step, pipeline, common)
+    operator_class: type[BaseOperator] = CommandStepOperator
+    if in_container:
+        from amlflow.operators.docker_command import DockerCommandStepOperator
+
+        operator_class = DockerCommandStepOperator
+    seconds = step.max_run_duration_seconds()
+    if seconds is not None:  # ScriptRunConfig(max_run_duration_seconds=...): the task's own time limit
+        arguments = {**arguments, "execution_timeout": datetime.timedelta(seconds=seconds)}
+    return operator_class(command_line=step.command_line, **arguments)
+
+
+def _script_arguments(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether the step runs in a container, and its operator's arguments but the script (or command)."""
     from amlflow.pipeline.steps.python_script_step import parameter_env_name
 
     env_params = {parameter_env_name(p.name): value_spec(p) for p in step.parameters()}
     env_params.update({parameter_env_name(k): value_spec(v) for k, v in step.params.items()})
-    operator_class: type[BaseOperator] = PythonScriptStepOperator
     container = container_arguments(step, pipeline, common)
-    if container is not None:  # a DockerCompute target, or a runconfig with Docker on
-        from amlflow.operators.docker import DockerStepOperator
-
-        operator_class = DockerStepOperator
     declared = {} if container is not None else _declared_environment(step)
-    return operator_class(
-        script_name=step.script_name,
-        source_directory=step.source_directory(pipeline.default_source_directory),
-        arguments=argument_specs(step),
-        step_params=env_params,
+    return container is not None, {
+        "source_directory": step.source_directory(pipeline.default_source_directory),
+        "arguments": argument_specs(step),
+        "step_params": env_params,
         **({"environment_variables": declared} if declared else {}),
         **(container or {}),
         **common,
-    )
+    }
 
 
 def _declared_environment(step: Any) -> dict[str, str]:
@@ -128,9 +153,11 @@ def data_transfer_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) ->
 #: step kind (``PipelineStep.kind``) -> translator
 TRANSLATORS: dict[str, Translator] = {
     "PythonScriptStep": python_script_task,
+    "CommandStep": command_task,
     "DatabricksStep": databricks_task,
     "AdlaStep": adla_task,
     "DataTransferStep": data_transfer_task,
+    "ParallelRunStep": parallel_run_task_group,
 }
 
 

@@ -28,7 +28,7 @@ from amlflow.data.output_dataset_config import OutputFileDatasetConfig
 from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import AmlflowError, ComputeTargetException, ValidationProblem
 from amlflow.factory import yaml_cache
-from amlflow.factory.runconfig_spec import runconfig_from_spec
+from amlflow.factory.runconfig_spec import environment_from_spec, runconfig_from_spec
 from amlflow.factory.yaml_errors import DefinitionError, PipelineDefinitionError
 from amlflow.factory.yaml_kinds import step_kinds
 from amlflow.factory.yaml_schema import REFERENCE_PATTERN, describe, schema_errors
@@ -37,6 +37,7 @@ from amlflow.pipeline.core._source import dag_file
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep, input_port_name
 from amlflow.pipeline.core.graph import PipelineParameter
 from amlflow.pipeline.core.pipeline import Pipeline
+from amlflow.pipeline.steps.parallel_run_config import ParallelRunConfig
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
@@ -316,6 +317,8 @@ class _Builder:
             if isinstance(arguments.get("runconfig"), dict):
                 arguments["runconfig"] = runconfig_from_spec(arguments["runconfig"])
             try:
+                if isinstance(arguments.get("parallel_run_config"), dict):
+                    arguments["parallel_run_config"] = _parallel_run_config(arguments["parallel_run_config"])
                 step = cls(**_with_libraries(arguments))
             except (AmlflowError, ValueError, TypeError) as exc:
                 self.fail(["steps", index], f"{item['kind']}: {exc}")
@@ -427,6 +430,11 @@ def declare_compute(workspace: Workspace, name: str, kind: str, config: dict[str
         workspace._register_compute(target)
         return target
     return ComputeTarget.attach(workspace, name, COMPUTE_KINDS[kind].attach_configuration(**config))
+
+
+def _parallel_run_config(spec: dict[str, Any]) -> ParallelRunConfig:
+    """A ParallelRunStep's ``parallel_run_config`` mapping (references resolved) as the config object."""
+    return ParallelRunConfig(**{**spec, "environment": environment_from_spec(spec.get("environment") or {})})
 
 
 def _with_libraries(arguments: dict[str, Any]) -> dict[str, Any]:

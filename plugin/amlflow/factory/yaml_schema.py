@@ -83,6 +83,33 @@ def _library_list(kind: type) -> dict[str, Any]:
     return {"type": "array", "description": f"{kind.__name__} items.", "items": items}
 
 
+_INTEGER_OR_PARAM = {"type": ["integer", "string"], "description": "A number, or $param.<name>."}
+#: ParallelRunStep's ``parallel_run_config``: ParallelRunConfig's arguments (environment as in a runconfig).
+PARALLEL_RUN_CONFIG = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["environment", "entry_script", "error_threshold", "output_action", "compute_target", "node_count"],
+    "properties": {
+        "environment": RUNCONFIG_SCHEMA["properties"]["environment"],
+        "entry_script": {"type": "string", "minLength": 1},
+        "error_threshold": {"type": "integer", "minimum": -1},
+        "output_action": {"enum": ["append_row", "summary_only"]},
+        "compute_target": {"type": "string", "description": "Compute target name, or $compute.<name>."},
+        "node_count": _INTEGER_OR_PARAM,
+        "process_count_per_node": _INTEGER_OR_PARAM,
+        "mini_batch_size": {"type": ["integer", "string"], "description": "Files, or a size (1KB, 10MB); or $param."},
+        "source_directory": {"type": "string", "description": "Relative to the YAML file's folder."},
+        "description": {"type": "string"},
+        "logging_level": {"type": "string"},
+        "run_invocation_timeout": _INTEGER_OR_PARAM,
+        "run_max_try": _INTEGER_OR_PARAM,
+        "append_row_file_name": {"type": "string"},
+        "allowed_failed_count": {"type": "integer", "minimum": -1},
+        "allowed_failed_percent": {"type": "number", "minimum": 0, "maximum": 100},
+        "partition_keys": {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
+        "environment_variables": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
 #: the schema of a constructor argument that many step kinds share, by name
 STEP_FIELDS: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "description": "Step name (the task id)."},
@@ -96,6 +123,9 @@ STEP_FIELDS: dict[str, dict[str, Any]] = {
     "params": {"type": "object", "additionalProperties": _SCALAR},
     "version": {"type": "string"},
     "runconfig": RUNCONFIG_SCHEMA,
+    "parallel_run_config": PARALLEL_RUN_CONFIG,
+    "side_inputs": {"type": "array", "items": {"anyOf": [_DATA_REF, _BINDING, _DATASET_REF]}},
+    "output": _DATA_REF,
     **{param: _library_list(kind) for param, kind in LIBRARY_PARAMETERS.items()},
 }
 #: Each compute kind a definition declares, with its settings (``type`` defaults to AmlCompute).

@@ -32,12 +32,14 @@ from amlflow.data.dataset_values import dataset_value
 from amlflow.data.output_dataset_config import OutputFileDatasetConfig
 from amlflow.data.sql_data_reference import SqlDataReference
 from amlflow.exceptions import UserErrorException
-from amlflow.factory.runconfig_spec import runconfig_spec
+from amlflow.factory.runconfig_spec import environment_spec, runconfig_spec
 from amlflow.factory.yaml_kinds import step_kinds
 from amlflow.factory.yaml_schema import COMPUTE_FIELDS, REFERENCE_PATTERN
 from amlflow.pipeline.core.builder import InputPortBinding, PipelineData, PipelineStep
 from amlflow.pipeline.core.graph import PipelineParameter
 from amlflow.pipeline.core.pipeline import Pipeline
+from amlflow.pipeline.steps.parallel_run_config import ParallelRunConfig
+from amlflow.pipeline.steps.parallel_run_step import ParallelRunStep
 
 _REFERENCE = re.compile(REFERENCE_PATTERN)
 #: the Databricks library classes (JarLibrary...): each is written as the mapping of its fields
@@ -144,7 +146,9 @@ class _Writer:
                 continue
             item[field] = self._value(value, f"step {step.name!r}, field {field!r}")
         source = step.source_directory(pipeline.default_source_directory) if hasattr(step, "source_directory") else None
-        if source is not None:
+        if isinstance(step, ParallelRunStep):  # its source directory is its config's
+            item["parallel_run_config"]["source_directory"] = self._source_directory(source)
+        elif source is not None:
             item["source_directory"] = self._source_directory(source)
         run_after = sorted(other.name for other in step._run_after)
         if run_after:
@@ -182,6 +186,8 @@ class _Writer:
             return self._compute(value, where)
         if isinstance(value, RunConfiguration):
             return runconfig_spec(value, lambda target: self._value(target, f"{where}.target"))
+        if isinstance(value, ParallelRunConfig):
+            return self._parallel_run_config(value, where)
         if isinstance(value, _LIBRARIES):
             return self._value(library_fields(value), where)
         if isinstance(value, str):
@@ -200,6 +206,15 @@ class _Writer:
             f"{where}: a {type(value).__name__} can not be sent to the deployment yet; "
             "publish this pipeline from a DAG file (pipeline.publish(name=...) in Airflow's DAG folder) instead"
         )
+
+    def _parallel_run_config(self, config: ParallelRunConfig, where: str) -> dict[str, Any]:
+        spec: dict[str, Any] = {}
+        for field, value in config.fields().items():
+            if field == "source_directory" or value is None:
+                continue
+            at = f"{where}.{field}"
+            spec[field] = environment_spec(value) if field == "environment" else self._value(value, at)
+        return spec
 
     def _declare(self, section: str, name: str, obj: Any, spec: Any, where: str, prefix: str) -> str:
         """``prefix.name``, declaring ``spec`` under ``section`` the first time (``$data`` spans two sections)."""

@@ -78,7 +78,7 @@ class DockerStepOperator(PythonScriptStepOperator, DockerOperator):
         recipe = self.environment_recipe
         argv = resolve_argv(self.arguments, input_paths, output_paths)
         self.image = ensure_image(self.cli, recipe, self.log)
-        self.command = [recipe["interpreter"], os.path.join(cwd, self.script_name), *argv]
+        self.command = self.process_argv(cwd, argv, recipe["interpreter"])
         self.working_dir = cwd
         # The image's own environment, what the step's environment declares, and Azure ML's: nothing of
         # the worker's.

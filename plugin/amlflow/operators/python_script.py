@@ -13,15 +13,15 @@ from amlflow import config
 from amlflow.exceptions import StepFailedError, StepInterruptedError
 from amlflow.runtime import reuse, run_conf
 from amlflow.runtime.arguments import data_environment, resolve_argv
-from amlflow.runtime.artifacts import METRICS_XCOM_KEY, StepArtifacts, read_metrics, small_metrics
-from amlflow.runtime.asset_events import describe_outputs
-from amlflow.runtime.dataset_inputs import dataset_environment, stage_dataset
+from amlflow.runtime.artifacts import StepArtifacts, read_metrics
+from amlflow.runtime.dataset_inputs import dataset_environment
 from amlflow.runtime.fingerprint import step_fingerprint
-from amlflow.runtime.inputs import locate_input, stage_input
+from amlflow.runtime.inputs import locate_input, stage_inputs
 from amlflow.runtime.outputs import StagedOutputs
 from amlflow.runtime.script import ScriptProcess
 from amlflow.runtime.script_env import run_variables, script_environment
 from amlflow.runtime.snapshot import Snapshot, snapshot_for_run
+from amlflow.runtime.step_result import publish_step_result
 from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.storage import leases
 from amlflow.storage.location import DataLocation
@@ -55,6 +55,8 @@ class PythonScriptStepOperator(BaseOperator):
     template_fields: Sequence[str] = ("arguments", "step_params")
     template_fields_renderers = {"arguments": "json", "step_params": "json"}
     ui_color = "#cfe6ff"
+    #: the step kind its fingerprint names (a subclass that runs another kind of step names its own)
+    step_kind = "PythonScriptStep"
 
     def __init__(
         self,
@@ -99,13 +101,9 @@ class PythonScriptStepOperator(BaseOperator):
         ti = context["ti"]
         located = [(spec, locate_input(spec, ti)) for spec in self.inputs]
         snapshot = snapshot_for_run(self.source_directory, ti.dag_id, ti.run_id, self.task_id)
-        if not snapshot.contains(self.script_name):
-            raise StepFailedError(
-                f"step {self.task_id!r}, field 'script_name': {self.script_name} is not in the snapshot of "
-                f"{self.source_directory} (missing, outside the folder, or excluded by .amlignore/.gitignore)"
-            )
+        self._check_snapshot(snapshot)
         fingerprint = step_fingerprint(
-            kind="PythonScriptStep",
+            kind=self.step_kind,
             name=self.task_id,
             code=snapshot.content_hash,
             script_name=self.script_name,
@@ -115,7 +113,8 @@ class PythonScriptStepOperator(BaseOperator):
             inputs=located,
             outputs=self.outputs,
         )
-        earlier = self._reusable_run(fingerprint, context["dag_run"].conf)
+        names = [spec["name"] for spec in self.outputs]
+        earlier = reuse.reusable_run(fingerprint, self.allow_reuse, context["dag_run"].conf, names, self.log)
         if earlier is not None:
             self.log.info(
                 "Reusing the outputs of %s (same fingerprint %s): the script does not run",
@@ -128,25 +127,23 @@ class PythonScriptStepOperator(BaseOperator):
             committed, registered, metrics = self._run(context, snapshot, located)
             if self.allow_reuse:
                 reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
-        for name, location in committed.items():
-            ti.xcom_push(key=name, value=location.to_xcom())
-        describe_outputs(
-            context, self.outputs, committed, registered, earlier.describe() if earlier is not None else None
-        )
-        ti.xcom_push(key=reuse.FINGERPRINT_XCOM_KEY, value=fingerprint)
-        if earlier is not None:
-            ti.xcom_push(key=reuse.REUSE_XCOM_KEY, value=reuse.reuse_xcom(earlier))
-        if metrics:
-            ti.xcom_push(key=METRICS_XCOM_KEY, value=small_metrics(metrics))
+        publish_step_result(context, self.outputs, committed, registered, fingerprint, earlier, metrics)
 
-    def _reusable_run(self, fingerprint: str, conf: dict[str, Any] | None) -> reuse.ReuseEntry | None:
-        if not self.allow_reuse:
-            self.log.info("allow_reuse=False: the step runs (fingerprint %s)", fingerprint)
-            return None
-        if reuse.regenerate_requested(conf):
-            self.log.info("The run asked for regenerate_outputs: the step runs (fingerprint %s)", fingerprint)
-            return None
-        return reuse.find_reusable(fingerprint, [spec["name"] for spec in self.outputs])
+    def _check_snapshot(self, snapshot: Snapshot) -> None:
+        """Fail the step before anything runs when the snapshot lacks its script."""
+        if not snapshot.contains(self.script_name):
+            raise StepFailedError(
+                f"step {self.task_id!r}, field 'script_name': {self.script_name} is not in the snapshot of "
+                f"{self.source_directory} (missing, outside the folder, or excluded by .amlignore/.gitignore)"
+            )
+
+    def process_argv(self, cwd: str, argv: list[str], python: str) -> list[str]:
+        """The step's process: ``python`` (the worker's, or a container's interpreter) running the script."""
+        return [python, os.path.join(cwd, self.script_name), *argv]
+
+    def _local_environment(self, cwd: str, env: dict[str, str]) -> dict[str, str]:
+        """The environment of the step's process in the worker (not in a container); a subclass adds to it."""
+        return env
 
     def _run(
         self, context: Any, snapshot: Snapshot, located: list[tuple[dict[str, Any], Any]]
@@ -160,17 +157,7 @@ class PythonScriptStepOperator(BaseOperator):
         with leases.take(leases.work_root(), "step-", owner) as workdir:
             artifacts = StepArtifacts(workdir.path, ti.dag_id, ti.run_id, ti.task_id)
             try:
-                datasets = {
-                    spec["name"]: stage_dataset(spec, where, workdir.path)
-                    for spec, where in located
-                    if spec["kind"] == "Dataset"
-                }
-                input_paths = {name: staged.argument for name, staged in datasets.items()}
-                input_paths.update(
-                    (spec["name"], stage_input(spec, where, workdir.path))
-                    for spec, where in located
-                    if spec["kind"] != "Dataset"
-                )
+                datasets, input_paths = stage_inputs(located, workdir.path)
                 uploads = [(spec, input_paths[spec["name"]]) for spec in self.inputs if spec.get("mode") == "upload"]
                 with StagedOutputs(self.outputs, ti.dag_id, ti.run_id, ti.task_id, uploads) as outputs:
                     cwd = snapshot.checkout(os.path.join(workdir.path, "source"))
@@ -201,9 +188,9 @@ class PythonScriptStepOperator(BaseOperator):
         argv = resolve_argv(self.arguments, input_paths, output_paths)
         self.log.info("Running %s %s (snapshot of %s)", self.script_name, " ".join(argv), self.source_directory)
         self._process = ScriptProcess(
-            [sys.executable, os.path.join(cwd, self.script_name), *argv],
+            self.process_argv(cwd, argv, sys.executable),
             cwd,
-            script_environment(self.environment_variables, aml_env),
+            self._local_environment(cwd, script_environment(self.environment_variables, aml_env)),
             self.log,
             config.get_int("stderr_tail_lines"),
             artifacts.log_files,

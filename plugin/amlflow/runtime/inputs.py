@@ -9,7 +9,7 @@ from typing import Any
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
-from amlflow.runtime.dataset_inputs import chosen_dataset
+from amlflow.runtime.dataset_inputs import StagedDataset, chosen_dataset, stage_dataset
 from amlflow.storage import DatastoreBackend, get_backend
 from amlflow.storage.location import DataLocation
 
@@ -76,3 +76,17 @@ def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], wor
     )
     log.info("Input %s: %s at %s", spec["name"], backend.uri(path), local)
     return local
+
+
+def stage_inputs(
+    located: list[tuple[dict[str, Any], Any]], workdir: str
+) -> tuple[dict[str, StagedDataset], dict[str, str]]:
+    """Every located input made ready in ``workdir``: the staged datasets, and each input's argv value by name."""
+    datasets = {
+        spec["name"]: stage_dataset(spec, where, workdir) for spec, where in located if spec["kind"] == "Dataset"
+    }
+    paths = {name: staged.argument for name, staged in datasets.items()}
+    paths.update(
+        (spec["name"], stage_input(spec, where, workdir)) for spec, where in located if spec["kind"] != "Dataset"
+    )
+    return datasets, paths

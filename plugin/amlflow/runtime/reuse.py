@@ -129,3 +129,17 @@ def reuse_xcom(entry: ReuseEntry) -> dict[str, Any]:
         "reused_run_id": entry.run_id,
         "reused_task_id": entry.task_id,
     }
+
+
+def reusable_run(
+    fingerprint: str, allow_reuse: bool, conf: dict[str, Any] | None, output_names: list[str], log: logging.Logger
+) -> ReuseEntry | None:
+    """The earlier run a step with ``fingerprint`` may take its outputs from: none with ``allow_reuse=False``
+    or when the run asked for ``regenerate_outputs``."""
+    if not allow_reuse:
+        log.info("allow_reuse=False: the step runs (fingerprint %s)", fingerprint)
+        return None
+    if regenerate_requested(conf):
+        log.info("The run asked for regenerate_outputs: the step runs (fingerprint %s)", fingerprint)
+        return None
+    return find_reusable(fingerprint, output_names)

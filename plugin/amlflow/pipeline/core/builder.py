@@ -190,6 +190,8 @@ class PipelineStep:
 
     #: what kind of step this is, for fingerprints and messages
     kind = "PipelineStep"
+    #: whether the step's operator reads datasets (``DatasetConsumptionConfig`` inputs)
+    accepts_datasets = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -300,12 +302,12 @@ class PipelineStep:
                 problem = datastore_name_problem(datastore.name) if datastore is not None else None
                 if problem:
                     errors.append((field, f"datastore {problem}"))
-        if self.kind != "PythonScriptStep":
+        if not self.accepts_datasets:
             errors.extend(
                 (
                     "inputs",
-                    f"dataset input {data.name!r}: datasets are inputs of PythonScriptSteps only, for now; "
-                    "give this step a DataReference (or a DataPath parameter) of the dataset's files",
+                    f"dataset input {data.name!r}: datasets are inputs of PythonScriptSteps and ParallelRunSteps "
+                    "only, for now; give this step a DataReference (or a DataPath parameter) of the dataset's files",
                     data.name,
                 )
                 for data in (input_data(i) for i in self._inputs)

@@ -116,7 +116,11 @@ class PublishedPipeline:
 
     def get_step_names(self) -> list[str]:
         """The names of the pipeline's steps."""
-        return list(self.dag.task_ids) if self.dag is not None else list(getattr(self, "_step_names", []))
+        if self.dag is None:
+            return list(getattr(self, "_step_names", []))
+        from amlflow.factory.parallel_run_tasks import step_names
+
+        return step_names(self.dag)
 
     # -- the client: over the amlflow endpoint and Airflow's REST API --------------------------------
     @staticmethod

@@ -25,6 +25,7 @@ class PythonScriptStep(PipelineStep):
     """
 
     kind = "PythonScriptStep"
+    accepts_datasets = True
 
     def __init__(
         self,

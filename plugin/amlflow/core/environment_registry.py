@@ -1,0 +1,155 @@
+"""Registered environments (``Environment.register`` / ``get`` / ``list``), in the default datastore.
+
+Kept as the dataset registry keeps datasets (``amlflow.data.dataset_registry``): JSON under
+``amlflow-environments/<name>/<version>.json`` of ``[amlflow] default_datastore``'s backend, which a
+notebook and the deployment reach alike. Versions are "1", "2", ...; "latest" is the highest. A version
+file is created only if absent (``create_exclusive``), so two concurrent registrations can not both
+take version N. Registering what the latest version already holds gives that version back, as in Azure ML.
+
+Curated environments (names starting with ``AzureML-``) are not stored: see :func:`curated`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import posixpath
+import re
+from typing import TYPE_CHECKING, Any
+
+from amlflow.data.dataset_registry import backend
+from amlflow.exceptions import UserErrorException
+
+if TYPE_CHECKING:
+    from amlflow.core.environment import Environment
+
+log = logging.getLogger(__name__)
+
+ROOT = "amlflow-environments"
+CURATED_PREFIX = "AzureML-"
+_RESERVED_PREFIXES = ("AzureML", "Microsoft")
+_VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
+#: How many taken versions a registration steps over before it gives up (only concurrent writers take them).
+_MAX_RACES = 100
+
+
+def is_curated(name: str) -> bool:
+    return isinstance(name, str) and name.startswith(CURATED_PREFIX)
+
+
+def curated(name: str, version: str | None = None) -> Environment:
+    """A curated environment (``AzureML-TensorFlow-2.3-GPU``, ``AzureML-Minimal``...): the worker's own Python.
+
+    amlflow has no copy of Microsoft's curated images: a curated environment is user-managed (nothing is
+    installed) and runs where the step runs, in the worker's Python, with whatever the workers have.
+    """
+    from amlflow.core.environment import Environment
+
+    env = Environment(name, version=version or "1")
+    env.python.user_managed_dependencies = True
+    log.info(
+        "Environment %s is a curated Azure ML environment: amlflow runs it on the worker's own Python, "
+        "installing none of its packages",
+        name,
+    )
+    return env
+
+
+def register(env: Environment) -> Environment:
+    """Store ``env`` as its name's next version (or give back the latest, if it holds the same); the stored copy."""
+    _check_name(env.name)
+    if env.name.startswith(_RESERVED_PREFIXES):
+        raise UserErrorException(
+            f'Environment name {env.name!r}: the prefixes "Microsoft" and "AzureML" are reserved for curated '
+            "environments; register it under another name (env.name = ...)"
+        )
+    spec = _spec(env)
+    versions = _versions(env.name)
+    if versions and _read(env.name, versions[-1])["environment"] == spec:
+        return _environment(_read(env.name, versions[-1]))
+    store = backend()
+    version = max(versions, default=0) + 1
+    for _attempt in range(_MAX_RACES):
+        record = {
+            "name": env.name,
+            "version": str(version),
+            "environment": spec,
+            "created_time": datetime.datetime.now(datetime.UTC).isoformat(),
+        }
+        if store.create_exclusive(_path(env.name, version), json.dumps(record, sort_keys=True).encode()):
+            return _environment(record)
+        version += 1  # another registration took it a moment ago
+    raise UserErrorException(f'Environment "{env.name}": could not take a new version ({_MAX_RACES} were taken)')
+
+
+def get(name: str, version: str | None = None) -> Environment:
+    """The registered ``name`` at ``version`` (default: the latest), with Azure ML's error when there is none."""
+    _check_name(name)
+    versions = _versions(name)
+    wanted = max(versions, default=None) if version is None else _version_number(version)
+    if wanted is None or wanted not in versions:
+        shown = f", version {version}" if version is not None else ""
+        raise UserErrorException(
+            f"Error retrieving the environment definition. Code: 404\n: No definition exists for Environment: "
+            f"{name}{shown}"
+        )
+    return _environment(_read(name, wanted))
+
+
+def list_all() -> dict[str, Environment]:
+    """Every registered name's latest version, by name."""
+    latest: dict[str, int] = {}
+    for info in backend().list_files(ROOT):
+        folder, base = posixpath.split(info.path)
+        matched = _VERSION_FILE.match(base)
+        if matched and posixpath.dirname(folder) == ROOT:
+            name = posixpath.basename(folder)
+            latest[name] = max(latest.get(name, 0), int(matched.group(1)))
+    return {name: _environment(_read(name, version)) for name, version in sorted(latest.items())}
+
+
+def _spec(env: Environment) -> dict[str, Any]:
+    # One mapping of an Environment for YAML definitions and this registry alike.
+    from amlflow.factory.runconfig_spec import environment_spec
+
+    return environment_spec(env)
+
+
+def _environment(record: dict[str, Any]) -> Environment:
+    from amlflow.factory.runconfig_spec import environment_from_spec
+
+    env = environment_from_spec(record["environment"])
+    env.version = record["version"]
+    return env
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise UserErrorException(f"Environment name must be a non-empty string, got {name!r}")
+    if name in (".", "..") or any(char in name for char in "/\\") or any(ord(char) < 32 for char in name):
+        raise UserErrorException(f"Environment name {name!r} may not be '.' or '..' nor contain '/' or '\\'")
+
+
+def _version_number(version: Any) -> int:
+    try:
+        return int(str(version))
+    except ValueError:
+        raise UserErrorException(f"Environment version {version!r} is not a version number (1, 2, ...)") from None
+
+
+def _path(name: str, version: int) -> str:
+    return f"{ROOT}/{name}/{version}.json"
+
+
+def _versions(name: str) -> list[int]:
+    found = []
+    for info in backend().list_files(f"{ROOT}/{name}"):
+        matched = _VERSION_FILE.match(posixpath.basename(info.path))
+        if matched and posixpath.dirname(info.path) == f"{ROOT}/{name}":
+            found.append(int(matched.group(1)))
+    return sorted(found)
+
+
+def _read(name: str, version: int) -> dict[str, Any]:
+    return json.loads(backend().read_bytes(_path(name, version)))

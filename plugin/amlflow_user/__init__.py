@@ -1,0 +1,1 @@
+"""What a ParallelRunStep's entry script imports at run time, as Azure ML's ``azureml_user`` package."""

@@ -1,0 +1,436 @@
+"""Microsoft's ParallelRunStep notebooks (``machine-learning-pipelines/parallel-run/``), imports renamed.
+
+Each notebook's code, cell by cell, as one script in its own process, on the session's stack. The data and
+models are small stand-ins made on the spot (marked ``# test``): digit "images" are text files holding the
+digit, the MNIST model is a JSON file, the iris model a tiny pickled classifier trained locally; the
+notebooks' sample blob containers become folders of the default datastore, and their environments list
+no TensorFlow or pinned scikit-learn, which the workers do not have. What the notebooks read back (the
+``append_row`` file, through ``get_output_data(...).download``) is asserted here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.integration.test_notebook_submit import run_notebook_text
+
+pytestmark = pytest.mark.integration
+
+MNIST_NOTEBOOK = """
+import json, os  # test
+import amlflow.core
+from amlflow.core import Workspace
+print("SDK version:", amlflow.core.VERSION)
+ws = Workspace.from_config()
+
+from amlflow.core.compute import AmlCompute, ComputeTarget
+compute_name = os.environ.get("AML_COMPUTE_CLUSTER_NAME", "cpu-cluster")
+compute_min_nodes = os.environ.get("AML_COMPUTE_CLUSTER_MIN_NODES", 0)
+compute_max_nodes = os.environ.get("AML_COMPUTE_CLUSTER_MAX_NODES", 4)
+vm_size = os.environ.get("AML_COMPUTE_CLUSTER_SKU", "STANDARD_D2_V2")
+if compute_name in ws.compute_targets:
+    compute_target = ws.compute_targets[compute_name]
+    if compute_target and type(compute_target) is AmlCompute:
+        print('found compute target. just use it. ' + compute_name)
+else:
+    print('creating a new compute target...')
+    provisioning_config = AmlCompute.provisioning_configuration(vm_size = vm_size,
+                                                                min_nodes = compute_min_nodes,
+                                                                max_nodes = compute_max_nodes)
+    compute_target = ComputeTarget.create(ws, compute_name, provisioning_config)
+    compute_target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
+
+from amlflow.core.datastore import Datastore
+def_data_store = ws.get_default_datastore()
+mnist_data = def_data_store  # test: the notebook's sample container is a folder of the default datastore
+os.makedirs("mnist", exist_ok=True)  # test: 12 "images", each a text file holding its digit
+for n in range(12):
+    with open(f"mnist/{n}.png", "w") as handle:
+        handle.write(str(n % 10))
+mnist_data.upload("mnist", "mnist", overwrite=True, show_progress=False)  # test
+
+from amlflow.core.dataset import Dataset
+path_on_datastore = mnist_data.path('mnist')
+input_mnist_ds = Dataset.File.from_files(path=path_on_datastore, validate=False)
+
+from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
+from amlflow.pipeline.core import PipelineParameter
+pipeline_param = PipelineParameter(name="mnist_param", default_value=input_mnist_ds)
+input_mnist_ds_consumption = DatasetConsumptionConfig("minist_param_config", pipeline_param).as_mount()
+
+from amlflow.pipeline.core import Pipeline, PipelineData
+output_dir = PipelineData(name="inferences", datastore=def_data_store)
+
+model_dir = 'models'
+if not os.path.isdir(model_dir):
+    os.mkdir(model_dir)
+with open(os.path.join(model_dir, "mnist-model.json"), "w") as handle:  # test: instead of the download
+    json.dump({"shift": 0}, handle)
+
+from amlflow.core.model import Model
+model = Model.register(model_path="models/",
+                       model_name="mnist-prs",
+                       tags={'pretrained': "mnist"},
+                       description="Mnist trained tensorflow model",
+                       workspace=ws)
+
+scripts_folder = "Code"
+script_file = "digit_identification.py"
+with open(os.path.join(scripts_folder, script_file)) as inference_file:
+    print(inference_file.read())
+
+from amlflow.core import Environment
+from amlflow.core.runconfig import CondaDependencies, DEFAULT_CPU_IMAGE
+batch_conda_deps = CondaDependencies.create(python_version="3.11",  # test: no tensorflow on the workers
+                                            pip_packages=["azureml-core", "azureml-dataset-runtime[fuse]"])
+batch_env = Environment(name="batch_environment")
+batch_env.python.conda_dependencies = batch_conda_deps
+batch_env.docker.base_image = DEFAULT_CPU_IMAGE
+
+from amlflow.pipeline.steps import ParallelRunStep, ParallelRunConfig
+parallel_run_config = ParallelRunConfig(
+    source_directory=scripts_folder,
+    entry_script=script_file,
+    mini_batch_size=PipelineParameter(name="batch_size_param", default_value="5"),
+    error_threshold=10,
+    output_action="append_row",
+    append_row_file_name="mnist_outputs.txt",
+    environment=batch_env,
+    compute_target=compute_target,
+    process_count_per_node=PipelineParameter(name="process_count_param", default_value=2),
+    node_count=2
+)
+parallelrun_step = ParallelRunStep(
+    name="predict-digits-mnist",
+    parallel_run_config=parallel_run_config,
+    inputs=[ input_mnist_ds_consumption ],
+    output=output_dir,
+    allow_reuse=False
+)
+
+from amlflow.core import Experiment
+pipeline = Pipeline(workspace=ws, steps=[parallelrun_step])
+experiment = Experiment(ws, 'digit_identification')
+pipeline_run = experiment.submit(pipeline)
+pipeline_run
+pipeline_run.wait_for_completion(show_output=True)
+
+import pandas as pd
+import tempfile
+batch_run = pipeline_run.find_step_run(parallelrun_step.name)[0]
+batch_output = batch_run.get_output_data(output_dir.name)
+target_dir = tempfile.mkdtemp()
+batch_output.download(local_path=target_dir)
+result_file = os.path.join(target_dir, batch_output.path_on_datastore, parallel_run_config.append_row_file_name)
+df = pd.read_csv(result_file, delimiter=":", header=None)
+df.columns = ["Filename", "Prediction"]
+print("Prediction has ", df.shape[0], " rows")
+first = df  # test
+
+path_on_datastore = mnist_data.path('mnist/0.png')
+single_image_ds = Dataset.File.from_files(path=path_on_datastore, validate=False)
+pipeline_run_2 = experiment.submit(pipeline,
+                                   pipeline_parameters={"mnist_param": single_image_ds,
+                                                        "batch_size_param": "1",
+                                                        "process_count_param": 1}
+)
+pipeline_run_2
+pipeline_run_2.wait_for_completion(show_output=True)
+second = pipeline_run_2.find_step_run(parallelrun_step.name)[0].get_output_data(output_dir.name)  # test
+second_dir = tempfile.mkdtemp()  # test
+second.download(local_path=second_dir)  # test
+with open(os.path.join(second_dir, second.path_on_datastore, "mnist_outputs.txt")) as handle:  # test
+    second_rows = handle.read().splitlines()  # test
+steps = [step.name for step in pipeline_run.get_steps()]  # test
+print("RESULT " + json.dumps({"rows": sorted(first.astype(str).values.tolist()), "second": second_rows,
+                              "status": pipeline_run.get_status(), "steps": steps,
+                              "run_id": pipeline_run.id, "dag_id": pipeline_run.pipeline_id}))  # test
+"""
+
+DIGIT_IDENTIFICATION = """
+import json
+import os
+
+from amlflow.core import Model
+
+
+def init():
+    global g_model
+    model_path = Model.get_model_path("mnist-prs")
+    with open(os.path.join(model_path, "mnist-model.json")) as handle:
+        g_model = json.load(handle)
+
+
+def run(mini_batch):
+    print(f'run method start: {__file__}, run({mini_batch})')
+    resultList = []
+    for image in mini_batch:
+        with open(image) as handle:
+            digit = int(handle.read()) + g_model["shift"]
+        resultList.append("{}: {}".format(os.path.basename(image), digit))
+    return resultList
+"""
+
+
+@pytest.fixture(scope="module")
+def mnist(airflow_stack, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("mnist")
+    result = run_notebook_text(
+        airflow_stack, folder, MNIST_NOTEBOOK, {"Code/digit_identification.py": DIGIT_IDENTIFICATION}
+    )
+    return airflow_stack, result
+
+
+def test_the_mnist_notebook_scores_every_file_once_in_mini_batches(mnist):
+    _stack, result = mnist
+    assert result["status"] == "Finished"
+    assert result["rows"] == sorted([f"{n}.png", f" {n % 10}"] for n in range(12))
+    assert result["steps"] == ["predict-digits-mnist"]
+
+
+def test_the_second_submission_reads_the_one_image_it_was_given(mnist):
+    _stack, result = mnist
+    assert result["second"] == ["0.png: 0"]
+
+
+def test_each_mini_batch_is_a_mapped_task_instance_visible_over_the_rest_api(mnist):
+    stack, result = mnist
+    path = f"/api/v2/dags/{result['dag_id']}/dagRuns/{result['run_id']}/taskInstances/predict-digits-mnist.mini_batch"
+    status, answer = stack.request("GET", f"{path}/listMapped")
+    assert status == 200, answer
+    mapped = answer["task_instances"]
+    assert [ti["map_index"] for ti in mapped] == [0, 1, 2]  # 12 files, 5 per mini-batch
+    assert {ti["state"] for ti in mapped} == {"success"}
+    assert mapped[2]["rendered_map_index"].startswith("2: ")
+
+
+IRIS_NOTEBOOK = """
+import json, os, pickle, sys  # test
+import amlflow.core
+from amlflow.core import Workspace
+print("SDK version:", amlflow.core.VERSION)
+ws = Workspace.from_config()
+
+from amlflow.core.compute import AmlCompute, ComputeTarget
+compute_name = os.environ.get("AML_COMPUTE_CLUSTER_NAME", "cpu-cluster")
+if compute_name in ws.compute_targets:
+    compute_target = ws.compute_targets[compute_name]
+else:
+    provisioning_config = AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2", min_nodes=0, max_nodes=4)
+    compute_target = ComputeTarget.create(ws, compute_name, provisioning_config)
+    compute_target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
+
+from amlflow.core.datastore import Datastore
+iris_data = ws.get_default_datastore()  # test: the sample container is a folder of the default datastore
+os.makedirs("iris", exist_ok=True)  # test: 150 flowers, three kinds told apart by petal length
+with open("iris/iris.csv", "w") as handle:
+    handle.write('"sepal.length","sepal.width","petal.length","petal.width","variety"\\n')
+    for n in range(150):
+        kind, petal = [("Setosa", 1.4), ("Versicolor", 4.3), ("Virginica", 5.6)][n % 3]
+        sepal = f"{5 + n % 7 / 10:.1f},{3 + n % 5 / 10:.1f}"
+        handle.write(f"{sepal},{petal + n % 4 / 10:.1f},{n % 3 / 2 + 0.2:.1f},{kind}\\n")
+iris_data.upload("iris", "iris", overwrite=True, show_progress=False)  # test
+
+from amlflow.core.dataset import Dataset
+iris_ds_name = 'iris_data'
+path_on_datastore = iris_data.path('iris/')
+input_iris_ds = Dataset.Tabular.from_delimited_files(path=path_on_datastore, validate=False)
+named_iris_ds = input_iris_ds.as_named_input(iris_ds_name)
+
+from amlflow.pipeline.core import PipelineData
+datastore = ws.get_default_datastore()
+output_folder = PipelineData(name='inferences', datastore=datastore)
+
+sys.path.insert(0, "Code")  # test: a tiny classifier trained here instead of the download
+from iris_model import PetalLengthClassifier  # test
+os.makedirs("iris_model.pkl", exist_ok=True)  # test
+with open("iris_model.pkl/iris_model.pkl", "wb") as handle:  # test
+    pickle.dump(PetalLengthClassifier().fit(input_iris_ds.to_pandas_dataframe()), handle)  # test
+
+from amlflow.core.model import Model
+model = Model.register(model_path = "iris_model.pkl/iris_model.pkl",
+                       model_name = "iris-prs",
+                       tags = {'pretrained': "iris"},
+                       workspace = ws)
+
+scripts_folder = "Code"
+script_file = "iris_score.py"
+
+from amlflow.core import Environment
+from amlflow.core.runconfig import CondaDependencies
+predict_conda_deps = CondaDependencies.create(python_version="3.11",  # test: the workers' own packages
+                                              pin_sdk_version=False,
+                                              pip_packages=["pandas", "azureml-core", "azureml-dataset-runtime[fuse]"])
+predict_env = Environment(name="predict_environment")
+predict_env.python.conda_dependencies = predict_conda_deps
+predict_env.spark.precache_packages = False
+
+from amlflow.pipeline.steps import ParallelRunStep, ParallelRunConfig
+parallel_run_config = ParallelRunConfig(
+    source_directory=scripts_folder,
+    entry_script=script_file,
+    mini_batch_size='1KB',
+    error_threshold=5,
+    output_action='append_row',
+    append_row_file_name="iris_outputs.txt",
+    environment=predict_env,
+    compute_target=compute_target,
+    node_count=2,
+    run_invocation_timeout=600
+)
+distributed_csv_iris_step = ParallelRunStep(
+    name='example-iris',
+    inputs=[named_iris_ds],
+    output=output_folder,
+    parallel_run_config=parallel_run_config,
+    arguments=['--model_name', 'iris-prs'],
+    allow_reuse=False
+)
+
+from amlflow.core import Experiment
+from amlflow.pipeline.core import Pipeline
+pipeline = Pipeline(workspace=ws, steps=[distributed_csv_iris_step])
+pipeline_run = Experiment(ws, 'iris-prs').submit(pipeline)
+pipeline_run.wait_for_completion(show_output=True)
+
+import pandas as pd
+import tempfile
+prediction_run = pipeline_run.find_step_run(distributed_csv_iris_step.name)[0]
+prediction_output = prediction_run.get_output_data(output_folder.name)
+target_dir = tempfile.mkdtemp()
+prediction_output.download(local_path=target_dir)
+result_file = os.path.join(target_dir, prediction_output.path_on_datastore, parallel_run_config.append_row_file_name)
+df = pd.read_csv(result_file, delimiter=" ", header=None)
+df.columns = ["sepal.length", "sepal.width", "petal.length", "petal.width", "variety"]
+print("Prediction has ", df.shape[0], " rows")
+random_subset = df.sample(n=20)
+print("RESULT " + json.dumps({"rows": int(df.shape[0]), "varieties": df["variety"].value_counts().to_dict(),
+                              "run_id": pipeline_run.id, "dag_id": pipeline_run.pipeline_id}))  # test
+"""
+
+IRIS_MODEL = """
+class PetalLengthClassifier:
+    def fit(self, frame):
+        self.centers = frame.groupby("variety")["petal.length"].mean().to_dict()  # Setosa, Versicolor, Virginica
+        return self
+
+    def predict(self, frame):
+        import numpy as np
+
+        lengths = frame["petal.length"].to_numpy()
+        names = list(self.centers)
+        distances = np.abs(lengths[:, None] - np.array([self.centers[n] for n in names])[None, :])
+        # Class numbers, not names: pandas 3 can not put a 2-D array of strings in a column (the notebook's
+        # reshape((num_rows, 1)) makes one), which pandas 1.4 could.
+        return distances.argmin(axis=1)
+"""
+
+IRIS_SCORE = """
+import pickle
+import argparse
+
+from amlflow.core.model import Model
+
+from amlflow_user.parallel_run import EntryScript
+
+
+def init():
+    global iris_model
+
+    logger = EntryScript().logger
+    logger.info("init() is called.")
+
+    parser = argparse.ArgumentParser(description="Iris model serving")
+    parser.add_argument('--model_name', dest="model_name", required=True)
+    args, unknown_args = parser.parse_known_args()
+
+    model_path = Model.get_model_path(args.model_name)
+    with open(model_path, 'rb') as model_file:
+        iris_model = pickle.load(model_file)
+
+
+def run(input_data):
+    logger = EntryScript().logger
+    logger.info("run() is called with: {}.".format(input_data))
+
+    num_rows, num_cols = input_data.shape
+    pred = iris_model.predict(input_data).reshape((num_rows, 1))
+
+    result = input_data.drop(input_data.columns[4:], axis=1)
+    result['variety'] = pred
+
+    return result
+"""
+
+
+def test_the_iris_notebook_scores_a_tabular_dataset_in_row_mini_batches(airflow_stack, tmp_path):
+    files = {"Code/iris_score.py": IRIS_SCORE, "Code/iris_model.py": IRIS_MODEL}
+    result = run_notebook_text(airflow_stack, tmp_path, IRIS_NOTEBOOK, files)
+    assert result["rows"] == 150
+    assert result["varieties"] == {"0": 50, "1": 50, "2": 50}  # every flower told apart by its petal
+    path = f"/api/v2/dags/{result['dag_id']}/dagRuns/{result['run_id']}/taskInstances/example-iris.mini_batch"
+    _status, answer = airflow_stack.request("GET", f"{path}/listMapped")
+    assert len(answer["task_instances"]) > 1  # '1KB' of a 4 KB table: several mini-batches of rows
+
+
+THRESHOLD_NOTEBOOK = """
+import json, os  # test
+from amlflow.core import Workspace, Experiment, Environment
+from amlflow.core.compute import AmlCompute, ComputeTarget
+from amlflow.core.dataset import Dataset
+from amlflow.pipeline.core import Pipeline, PipelineData
+from amlflow.pipeline.steps import ParallelRunStep, ParallelRunConfig
+
+ws = Workspace.from_config()
+compute_target = ws.compute_targets.get("cpu-cluster") or ComputeTarget.create(
+    ws, "cpu-cluster", AmlCompute.provisioning_configuration(max_nodes=4))
+store = ws.get_default_datastore()
+os.makedirs("numbers", exist_ok=True)
+for n in range(8):
+    with open(f"numbers/{n}.txt", "w") as handle:
+        handle.write(str(n))
+store.upload("numbers", "threshold_numbers", overwrite=True, show_progress=False)
+numbers = Dataset.File.from_files(path=(store, "threshold_numbers/*.txt"))
+
+runs = {}
+for threshold in (2, 1):
+    config = ParallelRunConfig(source_directory="Code", entry_script="picky.py", mini_batch_size="1",
+                               error_threshold=threshold, output_action="append_row", run_max_try=2,
+                               environment=Environment(name="plain"), compute_target=compute_target, node_count=1,
+                               process_count_per_node=2)
+    step = ParallelRunStep(name="picky", parallel_run_config=config, inputs=[numbers.as_named_input("numbers")],
+                           output=PipelineData("rows", datastore=store), allow_reuse=False)
+    run = Experiment(ws, f"threshold-{threshold}").submit(Pipeline(workspace=ws, steps=[step]))
+    run.wait_for_completion(show_output=False, raise_on_error=False)
+    runs[threshold] = {"status": run.get_status(), "run_id": run.id, "dag_id": run.pipeline_id}
+    if run.get_status() == "Finished":
+        output = run.find_step_run("picky")[0].get_output_data("rows")
+        output.download(local_path=f"out{threshold}")
+        with open(os.path.join(f"out{threshold}", output.path_on_datastore, "parallel_run_step.txt")) as handle:
+            runs[threshold]["rows"] = sorted(handle.read().split())
+print("RESULT " + json.dumps(runs))
+"""
+
+PICKY = """
+import os
+
+def run(mini_batch):
+    for path in mini_batch:
+        if os.path.basename(path) in ("3.txt", "6.txt"):
+            raise ValueError(f"can not read {os.path.basename(path)}")
+    return [open(path).read() for path in mini_batch]
+"""
+
+
+def test_failures_within_error_threshold_pass_and_above_it_fail_naming_the_files(airflow_stack, tmp_path):
+    runs = run_notebook_text(airflow_stack, tmp_path, THRESHOLD_NOTEBOOK, {"Code/picky.py": PICKY})
+    tolerated, refused = runs["2"], runs["1"]
+    assert tolerated["status"] == "Finished"
+    assert tolerated["rows"] == ["0", "1", "2", "4", "5", "7"]
+    log = airflow_stack.task_log(tolerated["dag_id"], tolerated["run_id"], "picky")
+    assert "Within the error thresholds, these failed" in log and "ValueError: can not read 3.txt" in log
+    assert refused["status"] == "Failed"
+    log = airflow_stack.task_log(refused["dag_id"], refused["run_id"], "picky")
+    assert "2 failed items (files or rows) exceed error_threshold 1" in log
+    assert "mini-batch 3 (3.txt): ValueError: can not read 3.txt" in log
+    assert "mini-batch 6 (6.txt): ValueError: can not read 6.txt" in log
