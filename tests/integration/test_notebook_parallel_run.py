@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.test_notebook_submit import run_notebook_text
+from tests.integration.test_notebook_submit import notebook_outcome, start_notebook_text
 
 pytestmark = pytest.mark.integration
 
@@ -173,18 +173,37 @@ def run(mini_batch):
 
 
 @pytest.fixture(scope="module")
-def mnist(airflow_stack, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("mnist")
-    result = run_notebook_text(
-        airflow_stack, folder, MNIST_NOTEBOOK, {"Code/digit_identification.py": DIGIT_IDENTIFICATION}
-    )
-    return airflow_stack, result
+def notebooks(airflow_stack, tmp_path_factory):
+    """Every notebook of this module, started at once (each mostly waits on Airflow); results as they end."""
+    control = tmp_path_factory.mktemp("control")
+    started = {}
+    for name, (text, files) in NOTEBOOKS.items():
+        notebook = text.replace("CONTROL_DIR", repr(str(control)))
+        started[name] = start_notebook_text(airflow_stack, tmp_path_factory.mktemp(name), notebook, files)
+    outcomes: dict[str, dict] = {}
+
+    def outcome(name: str) -> dict:
+        if name not in outcomes:
+            outcomes[name] = notebook_outcome(started[name], timeout=600)
+        return outcomes[name]
+
+    yield airflow_stack, outcome, control
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="module")
+def mnist(notebooks):
+    stack, outcome, _control = notebooks
+    return stack, outcome("mnist")
 
 
 def test_the_mnist_notebook_scores_every_file_once_in_mini_batches(mnist):
     _stack, result = mnist
     assert result["status"] == "Finished"
-    assert result["rows"] == sorted([f"{n}.png", f" {n % 10}"] for n in range(12))
+    assert result["rows"] == sorted([f"{n}.png", str(n % 10)] for n in range(12))
     assert result["steps"] == ["predict-digits-mnist"]
 
 
@@ -363,9 +382,9 @@ def run(input_data):
 """
 
 
-def test_the_iris_notebook_scores_a_tabular_dataset_in_row_mini_batches(airflow_stack, tmp_path):
-    files = {"Code/iris_score.py": IRIS_SCORE, "Code/iris_model.py": IRIS_MODEL}
-    result = run_notebook_text(airflow_stack, tmp_path, IRIS_NOTEBOOK, files)
+def test_the_iris_notebook_scores_a_tabular_dataset_in_row_mini_batches(notebooks):
+    airflow_stack, outcome, _control = notebooks
+    result = outcome("iris")
     assert result["rows"] == 150
     assert result["varieties"] == {"0": 50, "1": 50, "2": 50}  # every flower told apart by its petal
     path = f"/api/v2/dags/{result['dag_id']}/dagRuns/{result['run_id']}/taskInstances/example-iris.mini_batch"
@@ -422,8 +441,9 @@ def run(mini_batch):
 """
 
 
-def test_failures_within_error_threshold_pass_and_above_it_fail_naming_the_files(airflow_stack, tmp_path):
-    runs = run_notebook_text(airflow_stack, tmp_path, THRESHOLD_NOTEBOOK, {"Code/picky.py": PICKY})
+def test_failures_within_error_threshold_pass_and_above_it_fail_naming_the_files(notebooks):
+    airflow_stack, outcome, _control = notebooks
+    runs = outcome("threshold")
     tolerated, refused = runs["2"], runs["1"]
     assert tolerated["status"] == "Finished"
     assert tolerated["rows"] == ["0", "1", "2", "4", "5", "7"]
@@ -434,3 +454,327 @@ def test_failures_within_error_threshold_pass_and_above_it_fail_naming_the_files
     assert "2 failed items (files or rows) exceed error_threshold 1" in log
     assert "mini-batch 3 (3.txt): ValueError: can not read 3.txt" in log
     assert "mini-batch 6 (6.txt): ValueError: can not read 6.txt" in log
+
+
+PARTITION_PER_FOLDER_NOTEBOOK = """
+import json, os  # test
+from amlflow.core.workspace import Workspace
+ws = Workspace.from_config()
+datastore = ws.get_default_datastore()
+
+from amlflow.core import Dataset
+datastore.upload('test_files/disco', 'dataset_partition_test/user1/winter', overwrite=True, show_progress=False)
+datastore.upload('test_files/orchestra', 'dataset_partition_test/user1/fall', overwrite=True, show_progress=False)
+datastore.upload('test_files/piano', 'dataset_partition_test/user2/summer', overwrite=True, show_progress=False)
+datastore.upload('test_files/spirituality', 'dataset_partition_test/user3/fall', overwrite=True, show_progress=False)
+datastore.upload('test_files/piano', 'dataset_partition_test/user4/spring', overwrite=True, show_progress=False)
+datastore.upload('test_files/piano', 'dataset_partition_test/user4/fall', overwrite=True, show_progress=False)
+partitioned_file_dataset = Dataset.File.from_files(path=(datastore, 'dataset_partition_test/*/*/*.wav'),
+                                                   partition_format="dataset_partition_test/{user}/{season}/{genres}.wav",
+                                                   validate=False)
+partitioned_file_dataset.partition_keys
+
+from amlflow.core.compute import AmlCompute, ComputeTarget
+compute_name = os.environ.get("AML_COMPUTE_CLUSTER_NAME", "cpu-cluster")
+if compute_name in ws.compute_targets:
+    compute_target = ws.compute_targets[compute_name]
+else:
+    provisioning_config = AmlCompute.provisioning_configuration(vm_size="STANDARD_D2_V2", min_nodes=0, max_nodes=2)
+    compute_target = ComputeTarget.create(ws, compute_name, provisioning_config)
+
+from amlflow.pipeline.core import Pipeline, PipelineData
+output_dir = PipelineData(name="file_dataset_inferences", datastore=datastore)
+scripts_folder = "Code"
+script_file = "total_file_size.py"
+
+from amlflow.core import Environment
+from amlflow.core.runconfig import CondaDependencies, DEFAULT_CPU_IMAGE
+batch_conda_deps = CondaDependencies.create(pip_packages=["azureml-core", "azureml-dataset-runtime[fuse]"])
+batch_env = Environment(name="batch_environment")
+batch_env.python.conda_dependencies = batch_conda_deps
+batch_env.docker.base_image = DEFAULT_CPU_IMAGE
+
+from amlflow.pipeline.steps import ParallelRunStep, ParallelRunConfig
+parallel_run_config = ParallelRunConfig(
+    source_directory=scripts_folder,
+    entry_script=script_file,
+    partition_keys=['user', 'genres'],
+    error_threshold=5,
+    output_action='append_row',
+    append_row_file_name="file_size_outputs.txt",
+    environment=batch_env,
+    compute_target=compute_target,
+    node_count=2,
+    run_invocation_timeout=600
+)
+parallel_run_step = ParallelRunStep(
+    name='summarize-file-size',
+    inputs=[partitioned_file_dataset.as_named_input("partitioned_file_input")],
+    output=output_dir,
+    parallel_run_config=parallel_run_config,
+    allow_reuse=False
+)
+
+from amlflow.core import Experiment
+pipeline = Pipeline(workspace=ws, steps=[parallel_run_step])
+pipeline_run = Experiment(ws, 'file-dataset-partition').submit(pipeline)
+pipeline_run.wait_for_completion(show_output=True)
+
+import pandas as pd
+import tempfile
+batch_run = pipeline_run.find_step_run(parallel_run_step.name)[0]
+batch_output = batch_run.get_output_data(output_dir.name)
+target_dir = tempfile.mkdtemp()
+batch_output.download(local_path=target_dir)
+result_file = os.path.join(target_dir, batch_output.path_on_datastore, parallel_run_config.append_row_file_name)
+df = pd.read_csv(result_file, delimiter=",", header=None)
+df.columns = ["File Name", "File Size", "Ratio of Size in Partition", "user", "genres", "Total File Size of Partition"]
+print("Prediction has", df.shape[0], "rows")
+print("RESULT " + json.dumps({"rows": sorted(df[["user", "genres", "File Size"]].astype(str).values.tolist()),
+                              "totals": sorted(set(df["Total File Size of Partition"].astype(int)))}))  # test
+"""
+
+TOTAL_FILE_SIZE = """
+import os
+
+
+def init():
+    print("Init")
+
+
+def run(mini_batch, mini_batch_context):
+    print(f"run method start: {__file__}, run({mini_batch}, {mini_batch_context})")
+    print(f"partition_key_value = {mini_batch_context.partition_key_value}")
+    print(f"dataset = {mini_batch_context.dataset}")
+    file_name_list = []
+    file_size_list = []
+    total_file_size_of_mini_batch = 0
+    for file_path in mini_batch:
+        file_name_list.append(os.path.basename(file_path))
+        file_size = os.path.getsize(file_path)
+        file_size_list.append(file_size)
+        total_file_size_of_mini_batch += file_size
+    file_size_ratio_list = [file_size * 1.0 / total_file_size_of_mini_batch for file_size in file_size_list]
+    return [
+        ",".join([str(x) for x in fields])
+        for fields in zip(
+            file_name_list,
+            file_size_list,
+            file_size_ratio_list,
+            [mini_batch_context.partition_key_value["user"]] * len(mini_batch),
+            [mini_batch_context.partition_key_value["genres"]] * len(mini_batch),
+            [total_file_size_of_mini_batch] * len(mini_batch),
+        )
+    ]
+"""
+
+#: the notebook's four sample "recordings", each a file of its own size (a stand-in for the .wav files)
+RECORDINGS = {f"test_files/{name}/{name}.wav": "x" * size for name, size in
+              (("disco", 10), ("orchestra", 20), ("piano", 30), ("spirituality", 40))}  # fmt: skip
+
+
+def test_the_partition_per_folder_notebook_runs_one_mini_batch_per_user_and_genre(notebooks):
+    _stack, outcome, _control = notebooks
+    result = outcome("partition_per_folder")
+    assert result["rows"] == [
+        ["user1", "disco", "10"],
+        ["user1", "orchestra", "20"],
+        ["user2", "piano", "30"],
+        ["user3", "spirituality", "40"],
+        ["user4", "piano", "30"],
+        ["user4", "piano", "30"],
+    ]
+    assert result["totals"] == [10, 20, 30, 40, 60]  # user4's two pianos are one partition
+
+
+PARTITION_PER_COLUMN_NOTEBOOK = """
+import json, os  # test
+from amlflow.core.workspace import Workspace
+ws = Workspace.from_config()
+datastore = ws.get_default_datastore()
+
+oj_sales_path = "./oj.csv"
+with open(oj_sales_path, "w") as handle:  # test: a few rows of the orange juice sales instead of the download
+    handle.write("WeekStarting,Store,Brand,Quantity,INCOME\\n")
+    for week in range(4):
+        for store in (2, 5):
+            for brand in ("dominicks", "tropicana"):
+                handle.write(f"1990-06-{14 + week},{store},{brand},{1000 + week},{store * 10 + week}\\n")
+datastore.upload_files([oj_sales_path], ".", "oj_sales_data", overwrite=True, show_progress=False)
+
+from amlflow.core import Dataset
+dataset = Dataset.Tabular.from_delimited_files(path=(datastore, 'oj_sales_data/*.csv'))
+print(dataset.to_pandas_dataframe())
+partitioned_dataset = dataset.partition_by(partition_keys=['Store', 'Brand'],
+                                           target=(datastore, "partition_by_key_res"), name="partitioned_oj_data")
+partitioned_dataset.partition_keys
+
+from amlflow.core.compute import AmlCompute, ComputeTarget
+compute_name = os.environ.get("AML_COMPUTE_CLUSTER_NAME", "cpu-cluster")
+if compute_name in ws.compute_targets:
+    compute_target = ws.compute_targets[compute_name]
+else:
+    compute_target = ComputeTarget.create(ws, compute_name, AmlCompute.provisioning_configuration(max_nodes=2))
+
+from amlflow.pipeline.core import Pipeline, PipelineData
+output_dir = PipelineData(name="inferences", datastore=datastore)
+scripts_folder = "Code"
+script_file = "total_income.py"
+
+from amlflow.core import Environment
+from amlflow.core.runconfig import CondaDependencies, DEFAULT_CPU_IMAGE
+batch_conda_deps = CondaDependencies.create(pip_packages=["azureml-core", "azureml-dataset-runtime[fuse,pandas]"])
+batch_env = Environment(name="batch_environment")
+batch_env.python.conda_dependencies = batch_conda_deps
+batch_env.docker.base_image = DEFAULT_CPU_IMAGE
+
+from amlflow.pipeline.steps import ParallelRunStep, ParallelRunConfig
+parallel_run_config = ParallelRunConfig(
+    source_directory=scripts_folder,
+    entry_script=script_file,
+    partition_keys=['Store', 'Brand'],
+    error_threshold=5,
+    output_action='append_row',
+    append_row_file_name="revenue_outputs.txt",
+    environment=batch_env,
+    compute_target=compute_target,
+    node_count=2,
+    run_invocation_timeout=600
+)
+parallel_run_step = ParallelRunStep(
+    name='summarize-revenue',
+    inputs=[partitioned_dataset.as_named_input("partitioned_tabular_input")],
+    output=output_dir,
+    parallel_run_config=parallel_run_config,
+    allow_reuse=False
+)
+
+from amlflow.core import Experiment
+pipeline = Pipeline(workspace=ws, steps=[parallel_run_step])
+pipeline_run = Experiment(ws, 'tabular-dataset-partition').submit(pipeline)
+pipeline_run.wait_for_completion(show_output=True)
+
+import pandas as pd
+import tempfile
+batch_run = pipeline_run.find_step_run(parallel_run_step.name)[0]
+batch_output = batch_run.get_output_data(output_dir.name)
+target_dir = tempfile.mkdtemp()
+batch_output.download(local_path=target_dir)
+result_file = os.path.join(target_dir, batch_output.path_on_datastore, parallel_run_config.append_row_file_name)
+with open(result_file) as handle:  # test: the notebook's 19 columns are the full data set's
+    rows = [line.split(" ") for line in handle.read().splitlines()]  # test
+print("Prediction has ", len(rows), " rows")
+print("RESULT " + json.dumps({"rows": rows}))  # test
+"""
+
+TOTAL_INCOME = """
+def init():
+    print("Init")
+
+
+def run(mini_batch):
+    print(f'run method start: {__file__}, run({mini_batch})')
+    total_income = mini_batch["INCOME"].sum()
+    print(f'total_income = {total_income}')
+    mini_batch["total_income"] = total_income
+
+    return mini_batch
+"""
+
+
+def test_the_partition_per_column_notebook_sums_income_per_store_and_brand(notebooks):
+    _stack, outcome, _control = notebooks
+    result = outcome("partition_per_column")
+    rows = result["rows"]
+    assert len(rows) == 16  # every row once
+    # ... the file's own columns, then the partition columns Store and Brand, then total_income
+    totals = {(row[-3], row[-2]): row[-1] for row in rows}
+    assert totals == {
+        ("2", "dominicks"): "86",
+        ("2", "tropicana"): "86",
+        ("5", "dominicks"): "206",
+        ("5", "tropicana"): "206",
+    }
+
+
+KILLED_NOTEBOOK = """
+import json, os  # test
+from amlflow.core import Workspace, Experiment, Environment
+from amlflow.core.compute import AmlCompute, ComputeTarget
+from amlflow.core.dataset import Dataset
+from amlflow.pipeline.core import Pipeline, PipelineData
+from amlflow.pipeline.steps import ParallelRunStep, ParallelRunConfig
+
+ws = Workspace.from_config()
+compute_target = ws.compute_targets.get("cpu-cluster") or ComputeTarget.create(
+    ws, "cpu-cluster", AmlCompute.provisioning_configuration(max_nodes=4))
+store = ws.get_default_datastore()
+os.makedirs("letters", exist_ok=True)
+for letter in "abcdef":
+    with open(f"letters/{letter}.txt", "w") as handle:
+        handle.write(letter)
+store.upload("letters", "killed_letters", overwrite=True, show_progress=False)
+letters = Dataset.File.from_files(path=(store, "killed_letters/*.txt"))
+config = ParallelRunConfig(source_directory="Code", entry_script="fragile.py", mini_batch_size="2", error_threshold=0,
+                           output_action="append_row", environment=Environment(name="plain"),
+                           compute_target=compute_target, node_count=1, process_count_per_node=2)
+step = ParallelRunStep(name="fragile", parallel_run_config=config, inputs=[letters.as_named_input("letters")],
+                       output=PipelineData("rows", datastore=store), arguments=["--control", CONTROL_DIR],
+                       allow_reuse=False)
+run = Experiment(ws, "killed-mini-batch").submit(Pipeline(workspace=ws, steps=[step]))
+run.wait_for_completion(show_output=False)
+output = run.find_step_run("fragile")[0].get_output_data("rows")
+output.download(local_path="out")
+with open(os.path.join("out", output.path_on_datastore, "parallel_run_step.txt")) as handle:
+    rows = handle.read().split()
+print("RESULT " + json.dumps({"rows": rows, "run_id": run.id, "dag_id": run.pipeline_id}))
+"""
+
+FRAGILE = """
+import argparse
+import os
+import signal
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--control")
+CONTROL = parser.parse_known_args()[0].control
+
+
+def _task_process():
+    guard = os.getppid()  # the entry script's process <- its guard <- the mini-batch task
+    with open(f"/proc/{guard}/stat") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def run(mini_batch):
+    names = [os.path.basename(path)[0] for path in mini_batch]
+    marker = os.path.join(CONTROL, "killed")
+    if "c" in names and not os.path.exists(marker):
+        open(marker, "w").close()
+        os.kill(_task_process(), signal.SIGKILL)  # the worker is lost in the middle of the mini-batch
+        time.sleep(60)
+    return names
+"""
+
+
+def test_a_mini_batch_task_killed_mid_batch_is_retried_and_its_rows_appear_once(notebooks):
+    airflow_stack, outcome, control = notebooks
+    result = outcome("killed")
+    assert (control / "killed").exists()
+    assert sorted(result["rows"]) == list("abcdef")  # the killed mini-batch's rows once, none lost
+    path = f"/api/v2/dags/{result['dag_id']}/dagRuns/{result['run_id']}/taskInstances/fragile.mini_batch"
+    _status, answer = airflow_stack.request("GET", f"{path}/listMapped")
+    tries = {ti["map_index"]: ti["try_number"] for ti in answer["task_instances"]}
+    assert tries == {0: 1, 1: 2, 2: 1}  # c.txt is in mini-batch 1, whose first try was killed
+
+
+#: name -> (notebook, its files), all started at once by the ``notebooks`` fixture
+NOTEBOOKS = {
+    "mnist": (MNIST_NOTEBOOK, {"Code/digit_identification.py": DIGIT_IDENTIFICATION}),
+    "iris": (IRIS_NOTEBOOK, {"Code/iris_score.py": IRIS_SCORE, "Code/iris_model.py": IRIS_MODEL}),
+    "threshold": (THRESHOLD_NOTEBOOK, {"Code/picky.py": PICKY}),
+    "partition_per_folder": (PARTITION_PER_FOLDER_NOTEBOOK, {"Code/total_file_size.py": TOTAL_FILE_SIZE, **RECORDINGS}),
+    "partition_per_column": (PARTITION_PER_COLUMN_NOTEBOOK, {"Code/total_income.py": TOTAL_INCOME}),
+    "killed": (KILLED_NOTEBOOK, {"Code/fragile.py": FRAGILE}),
+}

@@ -147,14 +147,28 @@ def notebook_result(stdout: str) -> dict:
 def run_notebook_text(stack, folder, notebook: str, files: dict[str, str] | None = None, **extra: str) -> dict:
     """Run ``notebook`` (a script's text) as ``notebook.py`` in ``folder`` (a Path), beside ``files`` (path ->
     text) and a workspace config pointing at ``stack``; the JSON of its RESULT line."""
+    return notebook_outcome(start_notebook_text(stack, folder, notebook, files, **extra))
+
+
+def start_notebook_text(
+    stack, folder, notebook: str, files: dict[str, str] | None = None, **extra: str
+) -> subprocess.Popen:
+    """Start what :func:`run_notebook_text` runs, without waiting: several notebooks may run at once."""
     for path, text in {**(files or {}), "notebook.py": notebook}.items():
         (folder / path).parent.mkdir(parents=True, exist_ok=True)
         (folder / path).write_text(textwrap.dedent(text))
     (folder / ".azureml").mkdir()
     (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": stack.url, "username": "admin"}))
-    done = run_notebook(str(folder), stack, "notebook.py", **extra)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return notebook_result(done.stdout)
+    env = notebook_env(str(folder), stack, **extra)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    return subprocess.Popen([sys.executable, "notebook.py"], cwd=folder, env=env, text=True, **pipes)
+
+
+def notebook_outcome(process: subprocess.Popen, timeout: float = 300) -> dict:
+    """The JSON of the RESULT line of a started notebook, once it ended well."""
+    stdout, stderr = process.communicate(timeout=timeout)
+    assert process.returncode == 0, stdout[-3000:] + stderr[-3000:]
+    return notebook_result(stdout)
 
 
 def run_notebook(folder: str, stack, script: str = "seed.py", **extra: str) -> subprocess.CompletedProcess:

@@ -69,7 +69,9 @@ def build_dag(
     dag_kwargs.setdefault("description", (description or "").splitlines()[0][:200] if description else None)
     data_assets = _data_assets(dag_id, pipeline, specs)
     with DAG(dag_id=dag_id, params=params, tags=tags, **dag_kwargs) as dag:
-        tasks = {step.name: _task(step, pipeline, *specs[step.name], data_assets[step.name]) for step in pipeline.steps}
+        tasks = {
+            step.name: _task(dag, step, pipeline, *specs[step.name], data_assets[step.name]) for step in pipeline.steps
+        }
         for upstream, downstream in pipeline.edges():
             tasks[upstream] >> tasks[downstream]
     return dag
@@ -125,6 +127,7 @@ def _data_assets(
 
 
 def _task(
+    dag: DAG,
     step: PipelineStep,
     pipeline: Pipeline,
     inputs: list[dict[str, Any]],
@@ -137,7 +140,10 @@ def _task(
     compute = resolve_compute(pipeline.workspace, getattr(step, "compute_target", None))
     placement = compute.task_placement() if compute is not None else {}
     placement.pop("pool_slots_total", None)
+    # The DAG is given, not taken from Airflow's DAG context: that context is one for the whole process, and
+    # the api-server parses several definitions at once in its threads.
     common = {
+        "dag": dag,
         "task_id": step.name,
         "compute_target": _compute_spec(compute),
         "allow_reuse": getattr(step, "allow_reuse", True),

@@ -62,24 +62,31 @@ def parallel_run_task_group(step: ParallelRunStep, pipeline: Pipeline, common: d
     placement = {"queue": queue} if queue else {}
     retries: dict[str, Any] = {}
     ours = step_retry_arguments(retries)  # partial() passes no kwargs through the operator's __init__
-    # A group key may hold no dots, which a step name may; the tasks keep their own ids (no prefix).
+    # A group key may hold no dots, which a step name may; the tasks keep their own ids (no prefix). Nothing
+    # here uses Airflow's DAG or task group context (``with``): the api-server parses in several threads.
+    dag = shared["dag"]
     group_id = re.sub(r"[^A-Za-z0-9_-]", "_", name) + "_parallel_run"
-    with TaskGroup(group_id=group_id, prefix_group_id=False, tooltip=f"ParallelRunStep {name}") as group:
-        plan = ParallelRunPlanOperator(task_id=f"{name}.plan", inlets=inlets, **placement, **shared)
-        runs = ParallelRunMiniBatchOperator.partial(
-            task_id=f"{name}.mini_batch",
-            max_active_tis_per_dagrun=_concurrency(step),
-            map_index_template="{{ mini_batch_label }}",
-            **({"pool": pool} if pool else {}),
-            **placement,
-            **retries,
-            retries_are_ours=ours,
-            **shared,
-        ).expand(mini_batch=plan.output)
-        gather = ParallelRunGatherOperator(
-            task_id=name, trigger_rule="none_failed", outlets=outlets, **placement, **shared
-        )
-        runs >> gather
+    group = TaskGroup(
+        group_id=group_id,
+        prefix_group_id=False,
+        tooltip=f"ParallelRunStep {name}",
+        dag=dag,
+        parent_group=dag.task_group,
+    )
+    shared["task_group"] = group
+    plan = ParallelRunPlanOperator(task_id=f"{name}.plan", inlets=inlets, **placement, **shared)
+    runs = ParallelRunMiniBatchOperator.partial(
+        task_id=f"{name}.mini_batch",
+        max_active_tis_per_dagrun=_concurrency(step),
+        map_index_template="{{ mini_batch_label }}",
+        **({"pool": pool} if pool else {}),
+        **placement,
+        **retries,
+        retries_are_ours=ours,
+        **shared,
+    ).expand(mini_batch=plan.output)
+    gather = ParallelRunGatherOperator(task_id=name, trigger_rule="none_failed", outlets=outlets, **placement, **shared)
+    runs >> gather
     return group
 
 
