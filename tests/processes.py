@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 
 def _stat_fields(pid: int) -> list[str]:
     """The fields of ``/proc/<pid>/stat`` after the command name (which may hold spaces and parentheses)."""
@@ -15,6 +17,15 @@ def alive(pid: int) -> bool:
         return _stat_fields(pid)[0] != "Z"
     except OSError:
         return False
+
+
+def ends_within(pid: int, seconds: float) -> bool:
+    """Whether ``pid`` has ended within ``seconds``: a signal is delivered, and a process torn down, a moment
+    after ``kill`` returns (its pipes close before it turns zombie)."""
+    deadline = time.monotonic() + seconds
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not alive(pid)
 
 
 def parent(pid: int) -> int:

@@ -9,7 +9,7 @@ import threading
 import time
 
 from amlflow.runtime.script import ScriptProcess
-from tests.processes import alive
+from tests.processes import ends_within
 
 
 def test_output_is_logged_line_by_line_and_stderr_tail_is_kept(tmp_path, caplog):
@@ -46,10 +46,7 @@ def test_kill_stops_the_script_and_the_processes_it_started(tmp_path):
     process.kill()
     runner.join(timeout=20)
     assert results and results[0].returncode < 0
-    deadline = time.monotonic() + 5
-    while alive(child_pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(child_pid)
+    assert ends_within(child_pid, 5)
 
 
 TASK = """
@@ -84,8 +81,7 @@ def test_a_script_and_its_children_die_with_a_task_killed_by_sigkill(tmp_path):
     script_pid, child_pid = map(int, pids.read_text().split())
     task.send_signal(signal.SIGKILL)
     task.wait()
-    time.sleep(1)
-    assert not alive(script_pid) and not alive(child_pid)
+    assert ends_within(script_pid, 2) and ends_within(child_pid, 2)
 
 
 def test_processes_a_script_leaves_behind_are_stopped_when_it_exits(tmp_path):
@@ -101,4 +97,4 @@ def test_processes_a_script_leaves_behind_are_stopped_when_it_exits(tmp_path):
     assert result.run().returncode == 0
     # The leftover held the script's stdout open: without the group kill, run() would wait 60 s for it.
     assert time.monotonic() - started < 10
-    assert not alive(int(pid_file.read_text()))
+    assert ends_within(int(pid_file.read_text()), 2)

@@ -6,10 +6,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from scripts.stack import stop_home, write_pid_file
-from tests.processes import alive
+from tests.processes import alive, ends_within
 
 # A component that starts a child in a session of its own, as a step script does (runtime/script.py).
 COMPONENT = """
@@ -18,13 +17,6 @@ child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], 
 print(child.pid, flush=True)
 time.sleep(60)
 """
-
-
-def _wait_gone(pid: int, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not alive(pid)
 
 
 def test_stop_ends_components_and_their_detached_children_but_not_a_reused_pid(tmp_path):
@@ -45,7 +37,7 @@ def test_stop_ends_components_and_their_detached_children_but_not_a_reused_pid(t
         assert set(stopped) >= {component.pid, detached_child}
         assert bystander.pid not in stopped
         component.wait(timeout=5)
-        assert _wait_gone(detached_child)
+        assert ends_within(detached_child, 10)
         assert alive(bystander.pid)
         assert not os.listdir(run_dir)  # PID files are removed, so a later stop signals nothing
     finally:
