@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``amlflow`` argument parser: one subcommand per module of ``COMMANDS``."""
     parser = argparse.ArgumentParser(prog="amlflow", description="Azure ML style pipelines on Airflow.")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, module_name in COMMANDS.items():
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``amlflow`` command line; answers the exit status."""
     args = build_parser().parse_args(argv)
     return args.run(args)
 

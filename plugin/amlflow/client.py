@@ -89,28 +89,36 @@ class AirflowClient:
 
     # -- the AML-compatible endpoint -----------------------------------------------------------------
     def submit(self, pipeline_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Submit a run of the published pipeline ``pipeline_id``."""
         return self.request("POST", submit_path(pipeline_id), json=body)
 
     def published_pipelines(self, active_only: bool = True) -> list[dict[str, Any]]:
+        """The published pipelines (only the active ones unless ``active_only`` is false)."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PublishedPipelines", params={"activeOnly": active_only})
 
     def published_pipeline(self, pipeline_id: str) -> dict[str, Any]:
+        """The published pipeline ``pipeline_id``'s entity."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PublishedPipelines/{quote(pipeline_id)}")
 
     def pipeline_run(self, run_id: str) -> dict[str, Any]:
+        """The pipeline run ``run_id``'s entity."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}")
 
     def step_runs(self, run_id: str) -> list[dict[str, Any]]:
+        """The step runs of the pipeline run ``run_id``."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}/StepRuns")
 
     def cancel(self, run_id: str) -> dict[str, Any]:
+        """Cancel the pipeline run ``run_id``."""
         return self.request("POST", f"{PREFIX}{SERVICE}/PipelineRuns/{quote(run_id)}/Cancel")
 
     # -- pipelines sent from notebooks (amlflow.api.pipelines) --------------------------------------
     def missing_snapshots(self, hashes: list[str]) -> list[str]:
+        """Which of ``hashes`` the deployment's bundle has no snapshot of (the ones to upload)."""
         return self.request("POST", f"{PREFIX}{SERVICE}/Snapshots/Missing", json={"Hashes": hashes})["Missing"]
 
     def put_snapshot(self, content_hash: str, archive: bytes) -> dict[str, Any]:
+        """Upload a code snapshot's archive under its content hash."""
         return self.request("PUT", f"{PREFIX}{SERVICE}/Snapshots/{content_hash}", data=archive, timeout=600)
 
     def put_definition(self, dag_id: str, text: str) -> dict[str, Any]:
@@ -119,62 +127,81 @@ class AirflowClient:
         return self.request("PUT", path, json={"Definition": text}, timeout=PARSE_WAIT_SECONDS)
 
     def definition(self, dag_id: str) -> str:
+        """The definition text of the pipeline ``dag_id`` sent from a notebook."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PipelineDefinitions/{quote(dag_id)}")["Definition"]
 
     def experiments(self) -> list[str]:
+        """The names of the deployment's experiments."""
         return [entity["Name"] for entity in self.request("GET", f"{PREFIX}{SERVICE}/Experiments")]
 
     # -- pipeline endpoints, schedules and drafts (amlflow.api.endpoints, .schedules, .drafts) ---------
     def create_pipeline_endpoint(self, name: str, description: str | None, pipeline_id: str) -> dict[str, Any]:
+        """Create a pipeline endpoint whose default version is ``pipeline_id``."""
         body = {"Name": name, "Description": description, "PipelineId": pipeline_id}
         return self._refusable("POST", f"{PREFIX}{SERVICE}/PipelineEndpoints", json=body)
 
     def pipeline_endpoint(self, endpoint_id: str | None = None, name: str | None = None) -> dict[str, Any]:
+        """The pipeline endpoint with id ``endpoint_id`` (else named ``name``)."""
         if endpoint_id is not None:
             return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineEndpoints/Id/{quote(endpoint_id)}")
         return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineEndpoints/Name", params={"name": name})
 
     def pipeline_endpoints(self, active_only: bool = True) -> list[dict[str, Any]]:
+        """The pipeline endpoints (only the active ones unless ``active_only`` is false)."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PipelineEndpoints", params={"activeOnly": active_only})
 
     def update_pipeline_endpoint(self, endpoint_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` (Azure ML's field names) to the pipeline endpoint ``endpoint_id``."""
         return self._refusable("PATCH", f"{PREFIX}{SERVICE}/PipelineEndpoints/Id/{quote(endpoint_id)}", json=changes)
 
     def submit_to_endpoint(self, endpoint_id: str, body: dict[str, Any], version: str | None = None) -> dict[str, Any]:
+        """Submit a run of the endpoint's default pipeline, or of its ``version``."""
         path = f"{PREFIX}{SERVICE}/PipelineRuns/PipelineEndpointSubmit/Id/{quote(endpoint_id)}"
         params = {"pipelineVersion": version} if version is not None else None
         return self._refusable("POST", path, json=body, params=params)
 
     def create_schedule(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a schedule, waiting for the deployment to parse its DAG."""
         return self._refusable("POST", f"{PREFIX}{SERVICE}/Schedules", json=body, timeout=PARSE_WAIT_SECONDS)
 
     def schedule(self, schedule_id: str) -> dict[str, Any]:
+        """The schedule ``schedule_id``'s entity."""
         return self._refusable("GET", f"{PREFIX}{SERVICE}/Schedules/{quote(schedule_id)}")
 
     def schedules(self, active_only: bool = True, **filters: str) -> list[dict[str, Any]]:
+        """The schedules (only the active ones unless ``active_only`` is false), filtered by ``filters`` (snake_case
+        names).
+        """
         params = {"activeOnly": active_only, **{_camel(k): v for k, v in filters.items()}}
         return self.request("GET", f"{PREFIX}{SERVICE}/Schedules", params=params)
 
     def update_schedule(self, schedule_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` to the schedule ``schedule_id``, waiting for its DAG to be redeployed."""
         path = f"{PREFIX}{SERVICE}/Schedules/{quote(schedule_id)}"
         return self._refusable("PATCH", path, json=changes, timeout=PARSE_WAIT_SECONDS)
 
     def schedule_runs(self, schedule_id: str) -> list[dict[str, Any]]:
+        """The pipeline runs the schedule ``schedule_id`` started."""
         return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineRuns/Schedule/{quote(schedule_id)}")
 
     def create_draft(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a pipeline draft."""
         return self._refusable("POST", f"{PREFIX}{SERVICE}/PipelineDrafts", json=body)
 
     def draft(self, draft_id: str) -> dict[str, Any]:
+        """The pipeline draft ``draft_id``."""
         return self._refusable("GET", f"{PREFIX}{SERVICE}/PipelineDrafts/{quote(draft_id)}")
 
     def drafts(self) -> list[dict[str, Any]]:
+        """Every pipeline draft."""
         return self.request("GET", f"{PREFIX}{SERVICE}/PipelineDrafts")
 
     def update_draft(self, draft_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Apply ``changes`` to the pipeline draft ``draft_id``."""
         return self._refusable("PATCH", f"{PREFIX}{SERVICE}/PipelineDrafts/{quote(draft_id)}", json=changes)
 
     def delete_draft(self, draft_id: str) -> None:
+        """Delete the pipeline draft ``draft_id``."""
         self._refusable("DELETE", f"{PREFIX}{SERVICE}/PipelineDrafts/{quote(draft_id)}")
 
     def _refusable(self, method: str, path: str, **send: Any) -> Any:
@@ -189,9 +216,11 @@ class AirflowClient:
 
     # -- the dataset registry (amlflow.api.datasets) ------------------------------------------------
     def save_dataset(self, definition: dict[str, Any]) -> str:
+        """Save a dataset's definition in the registry, unregistered; answers its id."""
         return self._registry("POST", "saved", json={"definition": definition})["id"]
 
     def saved_dataset(self, saved_id: str) -> dict[str, Any]:
+        """The saved definition ``saved_id`` with its registration record."""
         return self._registry("GET", f"saved/{quote(saved_id)}")
 
     def register_dataset(
@@ -202,13 +231,16 @@ class AirflowClient:
         tags: dict[str, str] | None,
         create_new_version: bool,
     ) -> dict[str, Any]:
+        """Register a dataset's definition under ``name``; answers the registration record."""
         body = {"definition": definition, "name": name, "description": description, "tags": tags}
         return self._registry("POST", "datasets", json={**body, "create_new_version": create_new_version})
 
     def registered_dataset(self, name: str, version: Any = "latest") -> dict[str, Any]:
+        """The dataset registered as ``name`` (a version number or ``latest``), definition and registration."""
         return self._registry("GET", f"datasets/{quote(name)}", params={"version": str(version or "latest")})
 
     def registered_datasets(self) -> dict[str, Any]:
+        """Every registered dataset's latest version, by name."""
         return self._registry("GET", "datasets")
 
     def _registry(self, method: str, path: str, **send: Any) -> Any:
@@ -255,6 +287,7 @@ class AirflowClient:
 
     # -- Airflow's REST API v2 -----------------------------------------------------------------------
     def set_paused(self, dag_id: str, paused: bool) -> dict[str, Any]:
+        """Pause or unpause the DAG ``dag_id``."""
         return self.request("PATCH", f"/api/v2/dags/{quote(dag_id)}", json={"is_paused": paused})
 
     def dag_runs(self, dag_id: str = "~", **filters: Any) -> list[dict[str, Any]]:
@@ -268,6 +301,7 @@ class AirflowClient:
                 return runs
 
     def xcom_keys(self, dag_id: str, run_id: str, task_id: str) -> list[str]:
+        """The XCom keys a task instance pushed."""
         answer = self.request("GET", f"{_task_path(dag_id, run_id, task_id)}/xcomEntries", params={"limit": 1000})
         return [entry["key"] for entry in answer["xcom_entries"]]
 
@@ -289,6 +323,7 @@ class AirflowClient:
         return "\n".join(_log_line(entry) for entry in content)
 
     def ui_run_url(self, dag_id: str, run_id: str) -> str:
+        """The Airflow UI's page of the DAG run."""
         return f"{self.base_url}/dags/{quote(dag_id)}/runs/{quote(run_id)}"
 
 

@@ -33,12 +33,14 @@ DEFAULTS: dict[str, str] = {
 
 
 def get(key: str) -> str:
+    """The ``[amlflow]`` option ``key`` from Airflow's configuration, or its default."""
     from airflow.configuration import conf
 
     return conf.get(SECTION, key, fallback=DEFAULTS[key])
 
 
 def get_int(key: str) -> int:
+    """The ``[amlflow]`` option ``key`` as an int."""
     return int(get(key))
 
 
@@ -48,6 +50,7 @@ def get_list(key: str) -> list[str]:
 
 
 def airflow_home() -> str:
+    """Airflow's home folder (``AIRFLOW_HOME``)."""
     from airflow.configuration import AIRFLOW_HOME
 
     return AIRFLOW_HOME

@@ -11,6 +11,7 @@ import zipfile
 
 
 def might_contain_dag(file_path: str, zip_file: zipfile.ZipFile | None = None) -> bool:
+    """Airflow's check of whether a file may hold DAGs, also true for a file naming ``amlflow`` and ``pipeline``."""
     from airflow.utils.file import might_contain_dag_via_default_heuristic
 
     if might_contain_dag_via_default_heuristic(file_path, zip_file):

@@ -33,6 +33,7 @@ class ValidationProblem(str):
     def __new__(
         cls, message: str, step: str | None = None, field: str | None = None, item: str | None = None
     ) -> ValidationProblem:
+        """A problem whose text is ``message`` prefixed with its step and field, when it has a step."""
         text = f"step {step!r}, field {field!r}: {message}" if step is not None else message
         problem = super().__new__(cls, text)
         problem.step, problem.field, problem.item, problem.message = step, field, item, message

@@ -29,6 +29,7 @@ def _modules(kind: str) -> list[dict[str, Any]]:
 
 
 def get_provider_info() -> dict[str, Any]:
+    """The metadata Airflow reads from the ``apache_airflow_provider`` entry point: hooks, operators, config."""
     return {
         "package-name": "amlflow",
         "name": "amlflow",

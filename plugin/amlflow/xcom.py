@@ -23,6 +23,8 @@ OFFLOADED = "XComValue"
 
 
 class PipelineDataXComBackend(BaseXCom):
+    """The XCom backend that offloads large values to the default datastore (see the module docstring)."""
+
     @staticmethod
     def serialize_value(
         value: Any,
@@ -33,6 +35,9 @@ class PipelineDataXComBackend(BaseXCom):
         run_id: str | None = None,
         map_index: int | None = None,
     ) -> Any:
+        """Airflow's serialization; a value whose JSON exceeds ``[amlflow] xcom_offload_threshold`` bytes is written to
+        the default datastore and replaced by a reference to it (DataLocations stay as they are).
+        """
         serialized = BaseXCom.serialize_value(value)
         if isinstance(value, dict) and MARKER in value:
             return serialized
@@ -46,6 +51,7 @@ class PipelineDataXComBackend(BaseXCom):
 
     @staticmethod
     def deserialize_value(result: Any) -> Any:
+        """Airflow's deserialization, reading an offloaded value back from its datastore first."""
         stored = result.value
         if isinstance(stored, dict) and stored.get(MARKER) == OFFLOADED:
             from amlflow.storage import get_backend
@@ -55,6 +61,7 @@ class PipelineDataXComBackend(BaseXCom):
 
     @classmethod
     def purge(cls, xcom: Any, *args: Any) -> None:
+        """Delete an offloaded value's file as Airflow clears its XCom; a step output is never deleted."""
         stored = getattr(xcom, "value", None)
         if isinstance(stored, dict) and stored.get(MARKER) == OFFLOADED:
             from amlflow.storage import get_backend

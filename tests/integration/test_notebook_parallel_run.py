@@ -10,6 +10,8 @@ no TensorFlow or pinned scikit-learn, which the workers do not have. What the no
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tests.integration.test_notebook_submit import notebook_outcome, start_notebook_text
@@ -769,6 +771,310 @@ def test_a_mini_batch_task_killed_mid_batch_is_retried_and_its_rows_appear_once(
     assert tries == {0: 1, 1: 2, 2: 1}  # c.txt is in mini-batch 1, whose first try was killed
 
 
+BATCH_SCORING_NOTEBOOK = """
+import glob, json  # test
+# Check core SDK version number
+import amlflow.core
+
+print("SDK version:", amlflow.core.VERSION)
+
+from amlflow.core import Workspace
+
+ws = Workspace.from_config()
+
+from amlflow.core.datastore import Datastore
+
+def_data_store = ws.get_default_datastore()
+batchscore_blob = def_data_store  # test: the sample container "sampledata" is a folder of the default datastore
+batchscore_blob.upload("batchscoring", "batchscoring", overwrite=True, show_progress=False)  # test: its "images"
+
+from amlflow.core.dataset import Dataset
+from amlflow.pipeline.core import PipelineData
+
+input_images = Dataset.File.from_files((batchscore_blob, "batchscoring/images/"))
+label_ds = Dataset.File.from_files((batchscore_blob, "batchscoring/labels/"))
+output_dir = PipelineData(name="scores", datastore=def_data_store)
+
+input_images = input_images.register(workspace=ws, name="input_images")
+label_ds = label_ds.register(workspace=ws, name="label_ds", create_new_version=True)
+
+import os
+import tarfile
+import urllib.request
+
+if not os.path.isdir("models"):
+    os.mkdir("models")
+
+with open("models/inception_v3.ckpt", "w") as handle:  # test: a tiny "checkpoint" instead of the download
+    json.dump({"bias": 3}, handle)  # test: its class is (pixel value + bias) modulo the number of labels
+
+import shutil
+from amlflow.core.model import Model
+
+# register downloaded model
+model = Model.register(model_path="models/inception_v3.ckpt",
+                       model_name="inception",
+                       tags={"pretrained": "inception"},
+                       description="Imagenet trained tensorflow inception",
+                       workspace=ws)
+# remove the downloaded dir after registration if you wish
+shutil.rmtree("models")
+
+from amlflow.core.compute import AmlCompute, ComputeTarget
+from amlflow.exceptions import ComputeTargetException
+compute_name = "gpu-cluster"
+
+# checks to see if compute target already exists in workspace, else create it
+try:
+    compute_target = ComputeTarget(workspace=ws, name=compute_name)
+except ComputeTargetException:
+    config = AmlCompute.provisioning_configuration(vm_size="Standard_NC6s_v3",
+                                                   vm_priority="lowpriority",
+                                                   min_nodes=0,
+                                                   max_nodes=2)
+
+    compute_target = ComputeTarget.create(workspace=ws, name=compute_name, provisioning_configuration=config)
+    compute_target.wait_for_completion(show_output=True, min_node_count=None, timeout_in_minutes=20)
+
+from amlflow.core import Environment
+from amlflow.core.conda_dependencies import CondaDependencies
+from amlflow.core.runconfig import DEFAULT_GPU_IMAGE
+
+cd = CondaDependencies.create(python_version="3.11",  # test: the workers' Python; no pip pin, TensorFlow or mltable
+                              pip_packages=["azureml-core"])
+
+env = Environment(name="parallelenv")
+env.python.conda_dependencies=cd
+env.docker.base_image = DEFAULT_GPU_IMAGE
+
+from amlflow.pipeline.steps import ParallelRunConfig
+
+parallel_run_config = ParallelRunConfig(
+    environment=env,
+    entry_script="batch_scoring.py",
+    source_directory="scripts",
+    output_action="append_row",
+    append_row_file_name="parallel_run_step.txt",
+    mini_batch_size="20",
+    error_threshold=1,
+    compute_target=compute_target,
+    process_count_per_node=2,
+    node_count=2
+)
+
+from amlflow.pipeline.steps import ParallelRunStep
+from datetime import datetime
+import uuid
+
+parallel_step_name = "batchscoring-" + datetime.now().strftime("%Y%m%d%H%M")
+
+label_config = label_ds.as_named_input("labels_input").as_mount("/tmp/{}".format(str(uuid.uuid4())))
+
+batch_score_step = ParallelRunStep(
+    name=parallel_step_name,
+    inputs=[input_images.as_named_input("input_images")],
+    output=output_dir,
+    arguments=["--model_name", "inception",
+               "--labels_dir", label_config],
+    side_inputs=[label_config],
+    parallel_run_config=parallel_run_config,
+    allow_reuse=False
+)
+
+from amlflow.core import Experiment
+from amlflow.pipeline.core import Pipeline
+
+pipeline = Pipeline(workspace=ws, steps=[batch_score_step])
+pipeline_run = Experiment(ws, "Tutorial-Batch-Scoring").submit(pipeline)
+
+# This will output information of the pipeline run, including the link to the details page of portal.
+pipeline_run
+
+# Wait the run for completion and show output log to console
+pipeline_run.wait_for_completion(show_output=True)
+
+import pandas as pd
+import tempfile
+
+batch_run = pipeline_run.find_step_run(batch_score_step.name)[0]
+batch_output = batch_run.get_output_data(output_dir.name)
+
+target_dir = tempfile.mkdtemp()
+batch_output.download(local_path=target_dir)
+result_file = os.path.join(target_dir, batch_output.path_on_datastore, parallel_run_config.append_row_file_name)
+
+df = pd.read_csv(result_file, delimiter=":", header=None)
+df.columns = ["Filename", "Prediction"]
+print("Prediction has ", df.shape[0], " rows")
+df.head(10)
+
+def scored(run):  # test: what a run's step wrote: its rows, and what each init() found
+    output = run.find_step_run(batch_score_step.name)[0].get_output_data(output_dir.name)
+    folder = tempfile.mkdtemp()
+    output.download(local_path=folder)
+    folder = os.path.join(folder, output.path_on_datastore)
+    frame = pd.read_csv(os.path.join(folder, "parallel_run_step.txt"), delimiter=":", header=None)
+    inits = []
+    for path in sorted(glob.glob(os.path.join(folder, "init-*.json"))):
+        with open(path) as handle:
+            inits.append(json.load(handle))
+    return {"rows": sorted([name, label.strip()] for name, label in frame.values.tolist()), "inits": inits,
+            "status": run.get_status(), "run_id": run.id, "dag_id": run.pipeline_id}
+
+published_pipeline = pipeline_run.publish_pipeline(
+    name="Inception_v3_scoring", description="Batch scoring using Inception v3 model", version="1.0")
+
+published_pipeline
+
+from amlflow.core.authentication import InteractiveLoginAuthentication
+
+interactive_auth = InteractiveLoginAuthentication()
+auth_header = interactive_auth.get_authentication_header()
+
+import requests
+
+rest_endpoint = published_pipeline.endpoint
+response = requests.post(rest_endpoint,
+                         headers=auth_header,
+                         json={"ExperimentName": "Tutorial-Batch-Scoring",
+                               # test: process_count_per_node is not a PipelineParameter of this pipeline;
+                               # amlflow refuses unknown parameter names (README, differences)
+                               "ParameterAssignments": {}})  # test
+
+try:
+    response.raise_for_status()
+except Exception:
+    raise Exception("Received bad response from the endpoint: {}\\n"
+                    "Response Code: {}\\n"
+                    "Headers: {}\\n"
+                    "Content: {}".format(rest_endpoint, response.status_code, response.headers, response.content))
+
+run_id = response.json().get('Id')
+print('Submitted pipeline run: ', run_id)
+
+from amlflow.pipeline.core.run import PipelineRun
+
+published_pipeline_run = PipelineRun(ws.experiments["Tutorial-Batch-Scoring"], run_id)
+
+# Show detail information of the run
+published_pipeline_run
+published_pipeline_run.wait_for_completion(show_output=False)  # test: the tutorial only shows the run
+print("RESULT " + json.dumps({"first": scored(pipeline_run), "rest": scored(published_pipeline_run),  # test
+                              "labels_dir": label_config.path_on_compute, "step": batch_score_step.name,
+                              "published": published_pipeline.id, "endpoint": rest_endpoint}))
+"""
+
+#: the tutorial's scripts/batch_scoring.py: the same arguments, init() and run(), on the stand-ins
+BATCH_SCORING = """
+import os
+import argparse
+import json  # test: the stand-in checkpoint is JSON
+import uuid  # test
+
+from amlflow.core import Run
+from amlflow.core.model import Model
+from amlflow.core.dataset import Dataset
+from amlflow_user.parallel_run import EntryScript  # test: where init() tells what it found
+
+
+def get_class_label_dict(labels_dir):
+    label = []
+    labels_path = os.path.join(labels_dir, 'labels.txt')
+    proto_as_ascii_lines = open(labels_path).readlines()  # test: tf.gfile.GFile
+    for temp in proto_as_ascii_lines:
+        label.append(temp.rstrip())
+    return label
+
+
+def init():
+    global g_model, label_dict
+
+    parser = argparse.ArgumentParser(description="Start a tensorflow model serving")
+    parser.add_argument('--model_name', dest="model_name", required=True)
+    parser.add_argument('--labels_dir', dest="labels_dir", required=True)
+    args, _ = parser.parse_known_args()
+    label_dict = get_class_label_dict(args.labels_dir)
+
+    model_path = Model.get_model_path(args.model_name)
+    with open(model_path) as handle:  # test: instead of tf.train.Saver().restore(g_tf_sess, model_path)
+        g_model = json.load(handle)
+    record = {"labels_dir": args.labels_dir, "labels": label_dict, "model_path": model_path}  # test
+    with open(os.path.join(EntryScript().output_dir, f"init-{uuid.uuid4()}.json"), "w") as handle:  # test
+        json.dump(record, handle)  # test
+
+
+def file_to_tensor(file_path):  # test: an "image" is a text file holding one pixel value
+    with open(file_path) as handle:
+        return int(handle.read())
+
+
+def run(mini_batch):
+    result_list = []
+    for file_path in mini_batch:
+        out = file_to_tensor(file_path)
+        result = [(out + g_model["bias"]) % len(label_dict)]  # test: the stand-in model's argmax
+        result_list.append(os.path.basename(file_path) + ": " + label_dict[result[0]])
+    return result_list
+"""
+
+#: ImageNet's first classes, the tutorial's labels.txt (one a line) in short
+IMAGE_LABELS = ["tench", "goldfish", "great white shark", "tiger shark", "hammerhead", "electric ray"]
+#: 45 "images" (three mini-batches of at most 20), each a text file holding its pixel value
+IMAGES = {f"ILSVRC2012_val_{n:08d}.JPEG": n for n in range(1, 46)}
+BATCH_SCORING_FILES = {
+    "scripts/batch_scoring.py": BATCH_SCORING,
+    "batchscoring/labels/labels.txt": "\n".join(IMAGE_LABELS) + "\n",
+    **{f"batchscoring/images/{name}": str(value) for name, value in IMAGES.items()},
+}
+
+
+@pytest.fixture(scope="module")
+def batch_scoring(notebooks):
+    stack, outcome, _control = notebooks
+    return stack, outcome("batch_scoring")
+
+
+def _expected_scores() -> list[list[str]]:
+    """Every image once, with the label the stand-in model gives it (its bias is 3)."""
+    return sorted([name, IMAGE_LABELS[(value + 3) % len(IMAGE_LABELS)]] for name, value in IMAGES.items())
+
+
+def test_the_batch_scoring_tutorial_labels_every_image_once_from_the_mounted_labels(batch_scoring):
+    stack, result = batch_scoring
+    first = result["first"]
+    assert first["status"] == "Finished"
+    assert first["rows"] == _expected_scores()
+    labels_dir = result["labels_dir"]
+    assert labels_dir.startswith("/tmp/") and len(labels_dir) == len("/tmp/") + 36  # the tutorial's /tmp/<uuid>
+    # each mini-batch's init() got the side input at that path re-rooted in its own task's working folder
+    # (README: concurrent tasks on one worker must not share /tmp/<uuid>), read labels.txt from it, and found
+    # the model through Model.get_model_path (the notebook deleted its own copy right after registering it)
+    assert len(first["inits"]) == 3
+    assert len({init["labels_dir"] for init in first["inits"]}) == 3
+    assert not os.path.exists(labels_dir)
+    for init in first["inits"]:
+        assert init["labels_dir"].endswith(labels_dir) and init["labels_dir"] != labels_dir
+        assert init["labels"] == IMAGE_LABELS
+        assert os.path.basename(init["model_path"]) == "inception_v3.ckpt"
+        assert "/inception/" in init["model_path"]
+    path = f"/api/v2/dags/{first['dag_id']}/dagRuns/{first['run_id']}/taskInstances/{result['step']}.mini_batch"
+    status, answer = stack.request("GET", f"{path}/listMapped")
+    assert status == 200, answer
+    mapped = answer["task_instances"]
+    assert [ti["map_index"] for ti in mapped] == [0, 1, 2]  # 45 images, mini_batch_size "20"
+    assert {ti["state"] for ti in mapped} == {"success"}
+
+
+def test_the_published_batch_scoring_pipeline_triggered_over_rest_scores_the_same(batch_scoring):
+    _stack, result = batch_scoring
+    rest, first = result["rest"], result["first"]
+    assert rest["status"] == "Finished"
+    assert rest["run_id"] != first["run_id"]
+    assert rest["rows"] == _expected_scores()
+    assert rest["inits"] and all(init["labels_dir"].endswith(result["labels_dir"]) for init in rest["inits"])
+    assert all(init["labels"] == IMAGE_LABELS for init in rest["inits"])
+
+
 #: name -> (notebook, its files), all started at once by the ``notebooks`` fixture
 NOTEBOOKS = {
     "mnist": (MNIST_NOTEBOOK, {"Code/digit_identification.py": DIGIT_IDENTIFICATION}),
@@ -777,4 +1083,5 @@ NOTEBOOKS = {
     "partition_per_folder": (PARTITION_PER_FOLDER_NOTEBOOK, {"Code/total_file_size.py": TOTAL_FILE_SIZE, **RECORDINGS}),
     "partition_per_column": (PARTITION_PER_COLUMN_NOTEBOOK, {"Code/total_income.py": TOTAL_INCOME}),
     "killed": (KILLED_NOTEBOOK, {"Code/fragile.py": FRAGILE}),
+    "batch_scoring": (BATCH_SCORING_NOTEBOOK, BATCH_SCORING_FILES),
 }

@@ -150,3 +150,14 @@ def test_invalid_pipeline_data_name_fails_at_construction():
 def test_invalid_data_reference_mode():
     with pytest.raises(ValueError, match="mode 'stream' is not one of mount, download, upload"):
         DataReference(Datastore(Workspace(), "workspaceblobstore"), "r", "p", mode="stream")
+
+
+def test_the_task_runners_parse_skips_the_checks_the_dag_processor_made(ws, scripts, monkeypatch):
+    # A task runs only a file version the dag-processor parsed (and checked); its start-up parse skips them.
+    bad = step(scripts, "missing.py")
+    with pytest.raises(PipelineValidationError, match="field 'script_name'"), dag_file():
+        Pipeline(ws, [bad]).publish(name="checked_before")
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", "checked_before")  # as Airflow's task runner sets it
+    with dag_file():
+        published = Pipeline(ws, [bad]).publish(name="checked_before")
+    assert published.id == "checked_before"

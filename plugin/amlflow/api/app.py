@@ -55,6 +55,7 @@ _RUN_WRITES = threading.Lock()
 
 
 def create_app() -> FastAPI:
+    """The service's app: Azure ML's pipeline REST routes, each with the Airflow access check it needs."""
     app = FastAPI(
         title="amlflow: Azure ML compatible pipeline service",
         description=__doc__,
@@ -315,6 +316,7 @@ def list_experiments(user: GetUserDep, session: SessionDep) -> list[dict[str, st
 
 
 def get_published_pipeline(dag_id: str, request: Request, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:
+    """The published pipeline ``dag_id`` as Azure ML's ``PublishedPipeline`` entity; 404 if it is not published."""
     dag_model = _published_dag_model(dag_id, session)
     dag = get_latest_version_of_dag(dag_bag, dag_id, session)
     return entities.published_pipeline_entity(dag_model, dag, request_base_url(request))

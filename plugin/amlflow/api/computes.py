@@ -31,10 +31,12 @@ _POOL_KIND = re.compile(r"^amlflow compute target \S+ \((\w+)\)$")
 
 
 def not_found(name: str) -> str:
+    """Azure ML's message for a compute target the deployment does not have."""
     return f"ComputeTargetNotFound: Compute Target with name {name} not found in provided workspace"
 
 
 def get_compute(name: str) -> dict[str, Any]:
+    """The compute target ``name`` (a pool, else a connection) as an entity; 404 if there is none."""
     found = _pool_target(name) or _connection_target(name)
     if found is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, not_found(name))
@@ -42,6 +44,7 @@ def get_compute(name: str) -> dict[str, Any]:
 
 
 def list_computes() -> list[dict[str, Any]]:
+    """Every compute target backed by an amlflow pool, sorted by name."""
     from airflow.models.pool import Pool
     from airflow.utils.session import create_session
 

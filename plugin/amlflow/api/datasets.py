@@ -31,12 +31,16 @@ WRITE = [Depends(requires_access_dag(method="PUT"))]
 
 
 class SaveBody(BaseModel):
+    """The body of a save: a dataset's definition, nothing else."""
+
     model_config = ConfigDict(extra="forbid")
 
     definition: dict[str, Any]
 
 
 class RegisterBody(SaveBody):
+    """The body of a registration: the definition and what ``Dataset.register`` was given."""
+
     name: str
     description: str | None = None
     tags: dict[str, str] | None = None
@@ -44,12 +48,16 @@ class RegisterBody(SaveBody):
 
 
 def get_registered(name: str, version: str = "latest") -> dict[str, Any]:
+    """The dataset registered as ``name`` (``version``: a number or ``latest``) with its registration; 404 if there is
+    none.
+    """
     with _refused(status.HTTP_404_NOT_FOUND):
         definition, registration = dataset_registry.get_by_name(None, name, version)
     return {"definition": definition, "registration": dataset_registry.registration_record(registration)}
 
 
 def list_registered() -> dict[str, Any]:
+    """Every registered dataset's latest version, by name."""
     return {
         name: {"definition": definition, "registration": dataset_registry.registration_record(registration)}
         for name, (definition, registration) in dataset_registry.get_all(None).items()
@@ -57,6 +65,7 @@ def list_registered() -> dict[str, Any]:
 
 
 def get_saved(saved_id: str) -> dict[str, Any]:
+    """The saved definition ``saved_id`` with its registration (just the id while it is not registered); 404 if none."""
     with _refused(status.HTTP_404_NOT_FOUND):
         definition = dataset_registry.load_definition(saved_id)
     registration = dataset_registry.registration_of_id(None, saved_id)
@@ -64,11 +73,13 @@ def get_saved(saved_id: str) -> dict[str, Any]:
 
 
 def save(body: SaveBody) -> dict[str, Any]:
+    """Save a dataset's definition without registering it; answers its id (400 if the definition is refused)."""
     with _refused(status.HTTP_400_BAD_REQUEST):
         return {"id": dataset_registry.save_definition(_sent_definition(body.definition))}
 
 
 def register(body: RegisterBody) -> dict[str, Any]:
+    """Register a dataset's definition under ``name``, as ``Dataset.register`` does; 400 if the registry refuses it."""
     with _refused(status.HTTP_400_BAD_REQUEST):
         registration = dataset_registry.register(
             _sent_definition(body.definition), None, body.name, body.description, body.tags, body.create_new_version

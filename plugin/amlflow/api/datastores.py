@@ -26,6 +26,7 @@ DEPENDENCIES = [Depends(requires_access_dag(method="GET"))]
 
 
 def get_datastore(name: str) -> dict[str, Any]:
+    """The datastore ``name`` and its type, as Azure ML's datastore entity; 404 if it is not registered."""
     from amlflow.storage.registry import lookup, not_found_message
 
     found = lookup(name)
@@ -35,6 +36,7 @@ def get_datastore(name: str) -> dict[str, Any]:
 
 
 def list_datastores() -> list[dict[str, Any]]:
+    """Every registered datastore and its type."""
     from amlflow.storage.registry import lookup, registered_names
 
     found = [lookup(name) for name in registered_names()]

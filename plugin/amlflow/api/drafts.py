@@ -86,6 +86,7 @@ def _check_definition(text: str) -> None:
 
 
 def create_draft(body: DraftBody) -> dict[str, Any]:
+    """Store a new pipeline draft once its definition checks; answers the record with its new id."""
     _check_definition(body.definition)
     record = {
         **body.model_dump(),
@@ -99,14 +100,17 @@ def create_draft(body: DraftBody) -> dict[str, Any]:
 
 
 def get_draft(draft_id: str) -> dict[str, Any]:
+    """The draft ``draft_id``; 404 if there is none."""
     return _record(draft_id)
 
 
 def list_drafts() -> list[dict[str, Any]]:
+    """Every stored draft."""
     return STORE.all()
 
 
 def update_draft(draft_id: str, changes: DraftChanges) -> dict[str, Any]:
+    """Apply the given (non-null) fields to the draft ``draft_id``, checking a new definition first."""
     given = changes.model_dump(exclude_unset=True, exclude_none=True)
     if "definition" in given:
         _check_definition(given["definition"])
@@ -118,5 +122,6 @@ def update_draft(draft_id: str, changes: DraftChanges) -> dict[str, Any]:
 
 
 def delete_draft(draft_id: str) -> None:
+    """Delete the draft ``draft_id``; 404 if there is none."""
     _record(draft_id)
     STORE.delete(draft_id)

@@ -44,6 +44,8 @@ _NAME_TAKEN = "PipelineEndpoint already exists with the given name. Please choos
 
 
 class EndpointBody(BaseModel):
+    """The body that creates a pipeline endpoint, with Azure ML's field names and limits."""
+
     model_config = ConfigDict(extra="forbid")
 
     Name: str = Field(min_length=1, max_length=250)
@@ -87,6 +89,7 @@ def record_of(endpoint_id: str) -> dict[str, Any]:
 
 
 def record_by_name(name: str) -> dict[str, Any]:
+    """The stored record of the endpoint named ``name``; 404 if there is none."""
     endpoint_id = STORE.id_of_name(name)
     record = STORE.get(endpoint_id) if endpoint_id else None
     if record is None:
@@ -107,6 +110,9 @@ def _check_pipeline(pipeline_id: str, user: Any, session: Any) -> None:
 
 
 def create_endpoint(body: EndpointBody, request: Request, user: GetUserDep, session: SessionDep) -> dict[str, Any]:
+    """Create a pipeline endpoint whose version 0 (the default) is the published pipeline ``PipelineId``; 409 if the
+    name is taken.
+    """
     _check_pipeline(body.PipelineId, user, session)
     record = {
         "id": str(uuid.uuid4()),
@@ -125,14 +131,17 @@ def create_endpoint(body: EndpointBody, request: Request, user: GetUserDep, sess
 
 
 def get_endpoint(endpoint_id: str, request: Request) -> dict[str, Any]:
+    """The pipeline endpoint ``endpoint_id`` as Azure ML's entity."""
     return endpoint_entity(record_of(endpoint_id), request)
 
 
 def get_endpoint_by_name(name: str, request: Request) -> dict[str, Any]:
+    """The pipeline endpoint named ``name`` as Azure ML's entity."""
     return endpoint_entity(record_by_name(name), request)
 
 
 def list_endpoints(request: Request, activeOnly: bool = True) -> list[dict[str, Any]]:
+    """Every pipeline endpoint (only the active ones unless ``activeOnly`` is false)."""
     records = STORE.all()
     return [endpoint_entity(r, request) for r in records if not activeOnly or r["status"] == "Active"]
 
@@ -145,6 +154,9 @@ def update_endpoint(
     session: SessionDep,
     dag_bag: DagBagDep,
 ) -> dict[str, Any]:
+    """Change an endpoint as ``PipelineEndpoint.add``, ``set_default_version``, ``set_name``, ``enable`` and
+    ``disable`` do: a new version (the default with ``AddDefault``), the default version, name, description, status.
+    """
     from amlflow.api import schedules
 
     if changes.PipelineId is not None:
@@ -186,6 +198,9 @@ def default_pipeline(record: dict[str, Any]) -> str:
 
 
 def pipeline_of_version(record: dict[str, Any], version: str) -> str:
+    """The published pipeline id of the endpoint's ``version``; 404 naming the known versions if there is no such
+    version.
+    """
     found = next((v["pipeline_id"] for v in record["versions"] if v["version"] == str(version)), None)
     if found is None:
         known = ", ".join(v["version"] for v in record["versions"])

@@ -67,6 +67,7 @@ def run_status_code(state: Any, conf: dict[str, Any] | None, failed_steps: list[
 
 
 def step_status_code(state: Any) -> str:
+    """Azure ML's step status code for an Airflow task instance state (an unknown state counts as running)."""
     return STEP_STATUS.get(_state(state), "Running")
 
 
@@ -76,6 +77,7 @@ def is_step_task(ti: Any) -> bool:
 
 
 def version_of(tags: list[str]) -> str | None:
+    """The version in a DAG's ``version:<v>`` tag, or None if it has none."""
     return next((t.split(":", 1)[1] for t in tags if t.startswith("version:")), None)
 
 
@@ -129,6 +131,7 @@ def published_pipeline_entity(dag_model: Any, dag: Any, base_url: str) -> dict[s
 
 
 def is_published(dag_model: Any) -> bool:
+    """Whether the DAG carries the tag that marks a published pipeline."""
     return any(t.name == PUBLISHED_TAG for t in dag_model.tags)
 
 

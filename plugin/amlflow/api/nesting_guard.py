@@ -25,6 +25,9 @@ class NestingGuard:
         self.app = app
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Answer 400 to a DAG-run trigger nested deeper than ``MAX_NESTING``; pass every other request on, its body
+        replayed.
+        """
         if scope["type"] != "http" or scope["method"] != "POST" or not TRIGGER_PATH.match(scope["path"]):
             await self.app(scope, receive, send)
             return

@@ -53,12 +53,16 @@ _DAG_ID = re.compile(r"^[\w.-]{1,250}$")
 
 
 class SnapshotQuery(BaseModel):
+    """The snapshot hashes a notebook asks about (which of them the bundle lacks)."""
+
     model_config = ConfigDict(extra="forbid")
 
     Hashes: list[str] = Field(max_length=1000)
 
 
 class DefinitionBody(BaseModel):
+    """A pipeline definition sent from a notebook, as YAML text."""
+
     model_config = ConfigDict(extra="forbid")
 
     Definition: str = Field(max_length=1024 * 1024)
@@ -80,6 +84,7 @@ def requires_deploy(request: Request, user: GetUserDep) -> None:
 
 
 def pipeline_store() -> PipelineStore:
+    """The bundle store that pipelines from notebooks are written to; 501 if the deployment has none."""
     try:
         return store_for_deployment()
     except BundleNotConfigured as error:
@@ -125,6 +130,7 @@ async def put_snapshot(content_hash: str, request: Request) -> dict[str, Any]:
 
 
 def get_definition(dag_id: str) -> dict[str, str]:
+    """The definition text of a pipeline sent from a notebook; 404 for a pipeline a DAG file defines (or none)."""
     text = pipeline_store().definition(dag_id)
     if text is None:
         raise HTTPException(

@@ -32,6 +32,8 @@ class _LazyApps:
 
 
 class AmlflowPlugin(AirflowPlugin):
+    """The Airflow plugin: the amlflow service's app, its nesting guard middleware and the recurrence timetable."""
+
     name = "amlflow"
     fastapi_apps = _LazyApps()  # type: ignore[assignment]
     fastapi_root_middlewares = [{"middleware": NestingGuard, "args": [], "kwargs": {}, "name": "amlflow nesting guard"}]

@@ -108,6 +108,9 @@ def _bad(field: str, message: str) -> HTTPException:
 
 
 def create_schedule(body: ScheduleBody, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:
+    """Create a schedule (a recurrence or a datastore poll) of a published pipeline or endpoint and deploy its DAG; a
+    schedule Airflow could not parse leaves nothing behind.
+    """
     if (body.pipeline_id is None) == (body.pipeline_endpoint_id is None):
         raise _bad("pipeline_id", "give the published pipeline's id or the pipeline endpoint's id (one of them)")
     schedule_id = str(uuid.uuid4())
@@ -135,12 +138,14 @@ def create_schedule(body: ScheduleBody, session: SessionDep, dag_bag: DagBagDep)
 
 
 def get_schedule(schedule_id: str) -> dict[str, Any]:
+    """The schedule ``schedule_id`` as Azure ML's entity; 404 if there is none."""
     return _entity(_record(schedule_id))
 
 
 def list_schedules(
     activeOnly: bool = True, pipelineId: str | None = None, pipelineEndpointId: str | None = None
 ) -> list[dict[str, Any]]:
+    """Every schedule (active only unless ``activeOnly`` is false), filtered by pipeline or endpoint id when given."""
     found = []
     for record in STORE.all():
         if activeOnly and record["status"] != "Active":
@@ -156,6 +161,9 @@ def list_schedules(
 def update_schedule(
     schedule_id: str, changes: ScheduleChanges, session: SessionDep, dag_bag: DagBagDep
 ) -> dict[str, Any]:
+    """Apply the given fields to a schedule and redeploy its DAG; a recurrence and a datastore schedule do not trade
+    fields.
+    """
     given = changes.model_dump(exclude_unset=True, exclude_none=True)
     with STORE.lock:
         record = _record(schedule_id)

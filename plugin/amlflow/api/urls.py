@@ -65,4 +65,5 @@ def request_base_url(request: Any) -> str:
 
 
 def submit_url(workspace: Any, pipeline_id: str) -> str:
+    """The full URL that submits the published pipeline ``pipeline_id``."""
     return api_base_url(workspace) + submit_path(pipeline_id)

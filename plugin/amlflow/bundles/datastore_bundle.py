@@ -45,16 +45,20 @@ class DatastoreDagBundle(BaseDagBundle):
 
     @property
     def path(self) -> Path:
+        """The local folder the bundle's files are copied to."""
         return Path(self.base_dir)
 
     def get_current_version(self) -> None:
+        """None: the bundle is not versioned, so Airflow always reads the latest copy."""
         return None
 
     def initialize(self) -> None:
+        """Copy the datastore's files once before Airflow's initialization."""
         self.refresh()
         super().initialize()
 
     def refresh(self) -> None:
+        """Copy changed files and missing snapshots from the datastore, under the bundle's lock."""
         with self.lock():
             self._copy_changed_files()
             self._copy_missing_snapshots()

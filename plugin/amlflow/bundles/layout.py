@@ -31,18 +31,22 @@ SNAPSHOT_REFERENCE_IN_TEXT = re.compile(r"\.\./" + SNAPSHOTS + r"/([0-9a-f]{64})
 
 
 def definition_path(dag_id: str) -> str:
+    """The bundle path of the pipeline ``dag_id``'s definition."""
     return f"{DEFINITIONS}/{dag_id}.yaml"
 
 
 def schedule_path(dag_id: str) -> str:
+    """The bundle path of the schedule ``dag_id``'s definition."""
     return f"{DEFINITIONS}/{dag_id}.json"
 
 
 def loader_path(dag_id: str) -> str:
+    """The bundle path of the loader file the dag-processor parses for ``dag_id``."""
     return f"{dag_id}.py"
 
 
 def snapshot_path(content_hash: str) -> str:
+    """The bundle folder of the code snapshot ``content_hash``."""
     return f"{SNAPSHOTS}/{content_hash}"
 
 
@@ -52,12 +56,14 @@ def snapshot_reference(content_hash: str) -> str:
 
 
 def loader_text(dag_id: str) -> str:
+    """The text of the loader file that builds the pipeline ``dag_id`` from its definition."""
     return _loader(
         dag_id, f"the amlflow pipeline of {definition_path(dag_id)}, sent from a notebook", "load_definition"
     )
 
 
 def schedule_loader_text(dag_id: str) -> str:
+    """The text of the loader file that builds the schedule DAG ``dag_id`` from its definition."""
     return _loader(dag_id, f"the amlflow schedule of {schedule_path(dag_id)}", "load_schedule")
 
 

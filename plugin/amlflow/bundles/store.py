@@ -44,7 +44,9 @@ class PipelineStore(abc.ABC):
         self.bundle_name = bundle_name
 
     @abc.abstractmethod
-    def has_snapshot(self, content_hash: str) -> bool: ...
+    def has_snapshot(self, content_hash: str) -> bool:
+        """Whether the bundle already holds the snapshot ``content_hash``."""
+        ...
 
     @abc.abstractmethod
     def add_snapshot(self, content_hash: str, folder: str) -> None:
@@ -76,6 +78,7 @@ class PipelineStore(abc.ABC):
         self._write(layout.loader_path(dag_id), layout.schedule_loader_text(dag_id))
 
     def remove_schedule(self, dag_id: str) -> None:
+        """Remove a schedule's loader file, then its definition."""
         for relative in (layout.loader_path(dag_id), layout.schedule_path(dag_id)):
             self._delete(relative)
 
@@ -103,12 +106,15 @@ class FolderStore(PipelineStore):
         return os.path.join(self.root, *relative.split("/"))
 
     def has_snapshot(self, content_hash: str) -> bool:
+        """Whether the snapshot's folder exists."""
         return os.path.isdir(self._path(layout.snapshot_path(content_hash)))
 
     def add_snapshot(self, content_hash: str, folder: str) -> None:
+        """Move the folder into the bundle in one rename."""
         _keep(folder, self._path(layout.snapshot_path(content_hash)))
 
     def snapshot_folder(self, content_hash: str) -> str:
+        """The snapshot's folder in the bundle."""
         return self._path(layout.snapshot_path(content_hash))
 
     def _read(self, relative: str) -> str | None:
@@ -141,13 +147,16 @@ class DatastoreStore(PipelineStore):
 
     @property
     def backend(self) -> Any:
+        """The storage backend of the bundle's datastore."""
         return get_backend(self.datastore)
 
     def has_snapshot(self, content_hash: str) -> bool:
+        """Whether the snapshot's manifest is there and hashes to ``content_hash``."""
         manifest = self.backend.read_manifest(snapshot_path(content_hash))
         return manifest is not None and manifest.fingerprint == content_hash
 
     def add_snapshot(self, content_hash: str, folder: str) -> None:
+        """Upload the folder's files, then its manifest (which makes the snapshot visible), and keep a local copy."""
         manifest = Manifest.of_folder(folder)
         base = snapshot_path(content_hash)
         self.backend.upload_many(
@@ -157,6 +166,7 @@ class DatastoreStore(PipelineStore):
         _keep(folder, os.path.join(_snapshot_cache(), content_hash))  # to check definitions against
 
     def snapshot_folder(self, content_hash: str) -> str:
+        """A local cached copy of the snapshot, downloaded if needed."""
         from amlflow.runtime.snapshot import cached_snapshot
 
         return cached_snapshot(self.backend, content_hash, f"snapshot {content_hash}")

@@ -16,6 +16,7 @@ import os
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``amlflow computes``."""
     parser.add_argument("action", choices=["sync", "list"])
     parser.add_argument("paths", nargs="*", help="DAG files or folders to read (default: [core] dags_folder)")
     parser.add_argument(
@@ -76,6 +77,9 @@ def _url_parts(url: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    """``sync``: write a Databricks connection per attached Databricks compute of the DAG files (existing ones kept
+    unless ``--update``); ``list``: print them with their workspace URL.
+    """
     from amlflow.core.compute import DatabricksCompute
 
     hosts = dict(item.split("=", 1) for item in args.host)

@@ -13,6 +13,7 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``amlflow pools``."""
     parser.add_argument("action", choices=["sync", "list"])
     parser.add_argument("--dags-folder", help="DAG folder to read (default: [core] dags_folder)")
 
@@ -45,6 +46,7 @@ def compute_targets_of(dags: Iterable[Any]) -> dict[str, tuple[int, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print each compute target's pool and slots, after creating or resizing the pools for ``sync``."""
     targets = compute_targets(args.dags_folder)
     pools = {name: slots for name, (slots, _kind) in targets.items()}
     if args.action == "sync":

@@ -17,10 +17,12 @@ TASK_FIELDS = ("compute_target", "queue", "pool", "inputs", "outputs", "argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``amlflow render``."""
     parser.add_argument("path", metavar="PATH", help="a .yaml/.yml/.py pipeline definition")
 
 
 def render_dag(dag: Any) -> str:
+    """A readable listing of a DAG: its settings, params, tasks with their amlflow fields, and edges."""
     lines = [f"DAG {dag.dag_id}"]
     lines.append(f"  description: {dag.description or ''}")
     lines.append(f"  schedule: {dag.schedule}")
@@ -46,6 +48,7 @@ def render_dag(dag: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Print the DAGs of one definition file and its errors; exit status 1 if there are any."""
     from amlflow.commands.validate import definitions
     from amlflow.factory.folder_loader import load_file
 

@@ -14,6 +14,7 @@ from amlflow.factory.yaml_errors import DefinitionError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of ``amlflow validate``."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="a .yaml/.yml/.py definition or a folder of them")
 
 
@@ -31,6 +32,7 @@ def definitions(path: str) -> list[str] | DefinitionError:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Load every definition under the paths and print their errors; exit status 1 if there are any."""
     from amlflow.factory.folder_loader import load_file
 
     errors: list[DefinitionError] = []

@@ -80,6 +80,7 @@ class AirflowTokenAuthentication:
     # -- settings ----------------------------------------------------------------------------------
     @property
     def api_url(self) -> str:
+        """The api-server's base URL: the one given, else the workspace's, else ``api_url`` of the config file."""
         from amlflow.api.urls import api_base_url
 
         explicit = (self._api_url or "").rstrip("/")
@@ -92,6 +93,7 @@ class AirflowTokenAuthentication:
 
     @property
     def username(self) -> str | None:
+        """The Airflow user name: the one given, else ``AMLFLOW_USERNAME``, else the config file's."""
         return self._username or os.environ.get("AMLFLOW_USERNAME") or self._config().get("username")
 
     def _password_value(self) -> str | None:
@@ -119,6 +121,7 @@ class AirflowTokenAuthentication:
         return {"Authorization": f"Bearer {self.get_token().token}"}
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
+        """A token valid for at least ``REFRESH_MARGIN_SECONDS``, fetched again when needed; ``scopes`` are ignored."""
         with self._lock:
             if self._token is None or self._token.expires_on - REFRESH_MARGIN_SECONDS <= time.time():
                 self._token = self._fetch_token()

@@ -75,6 +75,7 @@ class ComputeTarget:
 
     @staticmethod
     def create(workspace: Workspace, name: str, provisioning_configuration: ComputeTargetProvisioningConfiguration):
+        """Record a new compute target of ``workspace`` from a provisioning configuration; nothing is provisioned."""
         if not _NAME.match(name):
             raise ComputeTargetException(
                 f"compute target name {name!r} is invalid: 2 to 32 letters, digits or dashes, starting with a letter"
@@ -101,20 +102,25 @@ class ComputeTarget:
         return target
 
     def wait_for_completion(self, show_output: bool = False, **kwargs: Any) -> None:
+        """Return at once: there is nothing to provision (``show_output`` prints the state)."""
         if show_output:
             print(f"{self.name}: {self.provisioning_state}")
 
     @property
     def status(self) -> ComputeStatus:
+        """The target's provisioning state, as a ComputeStatus."""
         return ComputeStatus(self.provisioning_state)
 
     def get_status(self) -> ComputeStatus:
+        """The target's status (the same as ``status``)."""
         return self.status
 
     def delete(self) -> None:
+        """Forget the target in this workspace object; nothing on the deployment is removed."""
         self.workspace._compute_targets.pop(self.name, None)
 
     def detach(self) -> None:
+        """Forget the target, as ``delete`` does."""
         self.delete()
 
     def task_placement(self) -> dict[str, Any]:
@@ -124,19 +130,26 @@ class ComputeTarget:
 
 @dataclass
 class ComputeStatus:
+    """A compute target's status: its provisioning state."""
+
     provisioning_state: str
 
     def serialize(self) -> dict[str, str]:
+        """The status as Azure ML's JSON (``provisioningState``)."""
         return {"provisioningState": self.provisioning_state}
 
 
 @dataclass
 class ComputeTargetProvisioningConfiguration:
+    """What ``ComputeTarget.create`` needs: the class of target it makes."""
+
     target_class: type
 
 
 @dataclass
 class AmlComputeProvisioningConfiguration(ComputeTargetProvisioningConfiguration):
+    """What ``ComputeTarget.create`` needs for an AmlCompute; here only ``max_nodes`` counts (the pool's slots)."""
+
     vm_size: str = ""
     vm_priority: str = "dedicated"
     min_nodes: int = 0
@@ -164,6 +177,7 @@ class AmlCompute(ComputeTarget):
         idle_seconds_before_scaledown: int | None = None,
         **kwargs: Any,
     ) -> AmlComputeProvisioningConfiguration:
+        """The configuration ``ComputeTarget.create`` takes for a cluster; checks the node counts as Azure ML does."""
         if max_nodes is not None and max_nodes < 1:
             raise ComputeTargetException(f"max_nodes must be at least 1, got {max_nodes}")
         if max_nodes is not None and min_nodes > max_nodes:
@@ -173,16 +187,21 @@ class AmlCompute(ComputeTarget):
         )
 
     def task_placement(self) -> dict[str, Any]:
+        """The queue and pool named after the target, with ``max_nodes`` slots."""
         return {"queue": self.name, "pool": self.name, "pool_slots_total": self.max_nodes}
 
 
 @dataclass
 class ComputeTargetAttachConfiguration:
+    """What ``ComputeTarget.attach`` needs: the class of target it makes."""
+
     target_class: type
 
 
 @dataclass(repr=False)
 class DatabricksAttachConfiguration(ComputeTargetAttachConfiguration):
+    """What ``ComputeTarget.attach`` needs for a Databricks workspace; ``repr`` hides the access token."""
+
     resource_group: str | None = None
     workspace_name: str | None = None
     access_token: str | None = None
@@ -235,14 +254,20 @@ class DatabricksCompute(ComputeTarget):
 
     @property
     def databricks_conn_id(self) -> str:
+        """The id of the Airflow ``databricks`` connection the steps use: the target's name."""
         return self.name
 
     def task_placement(self) -> dict[str, Any]:
+        """Nothing: a Databricks step runs on the cluster, so it takes no pool or queue of its own."""
         return {}
 
 
 @dataclass
 class DockerAttachConfiguration(ComputeTargetAttachConfiguration):
+    """What ``ComputeTarget.attach`` needs for a Docker engine: its URL or connection, how many steps at once, the
+    network.
+    """
+
     docker_url: str | None = None
     docker_conn_id: str | None = None
     max_nodes: int = 4
@@ -282,11 +307,14 @@ class DockerCompute(ComputeTarget):
         return DockerAttachConfiguration(DockerCompute, docker_url, docker_conn_id, max_nodes, network_mode)
 
     def task_placement(self) -> dict[str, Any]:
+        """The queue and pool named after the target, with ``max_nodes`` slots."""
         return {"queue": self.name, "pool": self.name, "pool_slots_total": self.max_nodes}
 
 
 @dataclass
 class AdlaAttachConfiguration(ComputeTargetAttachConfiguration):
+    """What ``ComputeTarget.attach`` needs for a Data Lake Analytics account."""
+
     resource_group: str | None = None
     account_name: str | None = None
 
@@ -335,19 +363,25 @@ class AdlaCompute(ComputeTarget):
 
     @property
     def adla_conn_id(self) -> str:
+        """The id of the Airflow connection the ADLA steps use: the target's name."""
         return self.name
 
     def task_placement(self) -> dict[str, Any]:
+        """Nothing: an ADLA job runs in the account, so it takes no pool or queue of its own."""
         return {}
 
 
 @dataclass
 class DataFactoryProvisioningConfiguration(ComputeTargetProvisioningConfiguration):
+    """What ``ComputeTarget.create`` needs for a Data Factory (its ``location``)."""
+
     location: str | None = None
 
 
 @dataclass
 class DataFactoryAttachConfiguration(ComputeTargetAttachConfiguration):
+    """What ``ComputeTarget.attach`` needs for an existing Data Factory."""
+
     resource_group: str | None = None
     factory_name: str | None = None
 
@@ -367,12 +401,14 @@ class DataFactoryCompute(ComputeTarget):
 
     @staticmethod
     def provisioning_configuration(location: str | None = None) -> DataFactoryProvisioningConfiguration:
+        """The configuration ``ComputeTarget.create`` takes for a Data Factory."""
         return DataFactoryProvisioningConfiguration(DataFactoryCompute, location)
 
     @staticmethod
     def attach_configuration(
         resource_group: str | None = None, factory_name: str | None = None, resource_id: str | None = None
     ) -> DataFactoryAttachConfiguration:
+        """What ``ComputeTarget.attach`` needs: the factory, by name or by its Azure resource id."""
         if resource_id:
             parts = resource_id.strip("/").split("/")
             fields = dict(zip(parts[::2], parts[1::2], strict=False))
@@ -381,6 +417,7 @@ class DataFactoryCompute(ComputeTarget):
         return DataFactoryAttachConfiguration(DataFactoryCompute, resource_group, factory_name)
 
     def task_placement(self) -> dict[str, Any]:
+        """Nothing: the copy runs on the Airflow worker, with no pool or queue of its own."""
         return {}
 
 

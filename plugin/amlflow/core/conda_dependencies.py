@@ -75,21 +75,26 @@ class CondaDependencies:
 
     @property
     def pip_packages(self) -> list[str]:
+        """Pip packages, as specs."""
         return list(self._pip)
 
     @property
     def conda_channels(self) -> list[str]:
+        """Conda channels, in order."""
         return list(self._channels)
 
     @property
     def pip_options(self) -> list[str]:
+        """Pip options (``--index-url ...``), written before the pip packages."""
         return list(self._pip_options)
 
     def add_conda_package(self, conda_package: str) -> None:
+        """Add a conda package, replacing any spec of the same package."""
         _check_spec("conda", conda_package)
         self._replace(self._conda, conda_package)
 
     def remove_conda_package(self, conda_package: str) -> None:
+        """Remove every spec of the conda package (the version in ``conda_package`` is ignored)."""
         self._conda[:] = [p for p in self._conda if _package_name(p) != _package_name(conda_package)]
 
     def add_pip_package(self, pip_package: str) -> None:
@@ -98,17 +103,21 @@ class CondaDependencies:
         self._replace(self._pip, pip_package)
 
     def remove_pip_package(self, pip_package: str) -> None:
+        """Remove every spec of the pip package (the version in ``pip_package`` is ignored)."""
         self._pip[:] = [p for p in self._pip if _package_name(p) != _package_name(pip_package)]
 
     def add_channel(self, channel: str) -> None:
+        """Add a conda channel, once."""
         if channel not in self._channels:
             self._channels.append(channel)
 
     def set_pip_option(self, pip_option: str) -> None:
+        """Add a pip option, once."""
         if pip_option not in self._pip_options:
             self._pip_options.append(pip_option)
 
     def get_python_version(self) -> str | None:
+        """The version of the ``python`` conda entry, or None if it has none (or names no version)."""
         for package in self._conda:
             match = _PYTHON.match(package)
             if match:
@@ -116,6 +125,7 @@ class CondaDependencies:
         return None
 
     def set_python_version(self, version: str) -> None:
+        """Pin ``python`` to ``version``, replacing any earlier pin."""
         self._replace(self._conda, f"python={version}")
 
     @staticmethod
@@ -129,17 +139,20 @@ class CondaDependencies:
 
     # -- the file --------------------------------------------------------------------------------
     def as_dict(self) -> dict[str, Any]:
+        """The environment file as a dict: ``name``, ``channels``, ``dependencies`` (pip options and packages last)."""
         dependencies: list[Any] = list(self._conda)
         if self._pip or self._pip_options:
             dependencies.append({"pip": [*self._pip_options, *self._pip]})
         return {"name": self._name, "channels": list(self._channels), "dependencies": dependencies}
 
     def serialize_to_string(self) -> str:
+        """The environment file as YAML text."""
         import yaml
 
         return yaml.safe_dump(self.as_dict(), sort_keys=False)
 
     def save(self, path: str) -> str:
+        """Write the environment file to ``path``; returns ``path``."""
         with open(path, "w") as handle:
             handle.write(self.serialize_to_string())
         return path

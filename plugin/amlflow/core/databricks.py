@@ -11,11 +11,14 @@ from typing import Any
 
 @dataclass(frozen=True)
 class MavenLibrary:
+    """A Maven library for a Databricks cluster: coordinates, repository and excluded dependencies."""
+
     coordinates: str
     repo: str = ""
     exclusions: list[str] = field(default_factory=list)
 
     def to_api(self) -> dict[str, Any]:
+        """The library as the Databricks Libraries API's JSON."""
         body: dict[str, Any] = {"coordinates": self.coordinates}
         if self.repo:
             body["repo"] = self.repo
@@ -26,35 +29,47 @@ class MavenLibrary:
 
 @dataclass(frozen=True)
 class PyPiLibrary:
+    """A PyPI package for a Databricks cluster, from an optional repository."""
+
     package: str
     repo: str = ""
 
     def to_api(self) -> dict[str, Any]:
+        """The library as the Databricks Libraries API's JSON."""
         return {"pypi": {"package": self.package, **({"repo": self.repo} if self.repo else {})}}
 
 
 @dataclass(frozen=True)
 class RCranLibrary:
+    """A CRAN package for a Databricks cluster, from an optional repository."""
+
     package: str
     repo: str = ""
 
     def to_api(self) -> dict[str, Any]:
+        """The library as the Databricks Libraries API's JSON."""
         return {"cran": {"package": self.package, **({"repo": self.repo} if self.repo else {})}}
 
 
 @dataclass(frozen=True)
 class JarLibrary:
+    """A jar on DBFS or cloud storage for a Databricks cluster."""
+
     library: str
 
     def to_api(self) -> dict[str, Any]:
+        """The library as the Databricks Libraries API's JSON."""
         return {"jar": self.library}
 
 
 @dataclass(frozen=True)
 class EggLibrary:
+    """A Python egg on DBFS or cloud storage for a Databricks cluster."""
+
     library: str
 
     def to_api(self) -> dict[str, Any]:
+        """The library as the Databricks Libraries API's JSON."""
         return {"egg": self.library}
 
 
@@ -65,6 +80,7 @@ class WheelLibrary:
     library: str
 
     def to_api(self) -> dict[str, Any]:
+        """The library as the Databricks Libraries API's JSON."""
         return {"whl": self.library}
 
 

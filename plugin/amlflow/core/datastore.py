@@ -72,9 +72,11 @@ class Datastore:
 
     @staticmethod
     def get_default(workspace: Workspace) -> Datastore:
+        """The workspace's default datastore."""
         return workspace.get_default_datastore()
 
     def set_as_default(self) -> None:
+        """Make this datastore the workspace's default."""
         self.workspace.set_default_datastore(self.name)
 
     # -- registrations: each writes one Airflow connection (a deploy-time call) ----------------------
@@ -267,6 +269,7 @@ class Datastore:
 
     @property
     def backend(self) -> DatastoreBackend:
+        """The storage backend that reads and writes this datastore's files."""
         from amlflow.storage import get_backend
 
         return get_backend(self.name)
@@ -283,21 +286,25 @@ class Datastore:
 
     # -- data references -----------------------------------------------------------------------
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        """A DataReference to ``path`` on this datastore (default: its root)."""
         from amlflow.data.data_reference import DataReference
 
         return DataReference(datastore=self).path(path, data_reference_name)
 
     def as_mount(self) -> DataReference:
+        """A DataReference to the datastore's root, mounted."""
         from amlflow.data.data_reference import DataReference
 
         return DataReference(datastore=self).as_mount()
 
     def as_download(self, path_on_compute: str | None = None) -> DataReference:
+        """A DataReference to the datastore's root, downloaded to ``path_on_compute``."""
         from amlflow.data.data_reference import DataReference
 
         return DataReference(datastore=self).as_download(path_on_compute)
 
     def as_upload(self, path_on_compute: str | None = None) -> DataReference:
+        """A DataReference to the datastore's root, uploaded from ``path_on_compute`` when the step succeeds."""
         from amlflow.data.data_reference import DataReference
 
         return DataReference(datastore=self).as_upload(path_on_compute)

@@ -99,6 +99,7 @@ class Environment:
 
     @staticmethod
     def from_conda_specification(name: str, file_path: str) -> Environment:
+        """An environment named ``name`` whose conda dependencies are read from the file ``file_path``."""
         env = Environment(name)
         env.python.conda_dependencies = CondaDependencies(file_path)
         return env

@@ -3,8 +3,8 @@
 Kept as the dataset registry keeps datasets (``amlflow.data.dataset_registry``): JSON under
 ``amlflow-environments/<name>/<version>.json`` of ``[amlflow] default_datastore``'s backend, which a
 notebook and the deployment reach alike. Versions are "1", "2", ...; "latest" is the highest. A version
-file is created only if absent (``create_exclusive``), so two concurrent registrations can not both
-take version N. Registering what the latest version already holds gives that version back, as in Azure ML.
+file is claimed with ``amlflow.storage.versions.claim_version``, so two concurrent registrations can not
+both take version N. Registering what the latest version already holds gives that version back, as in Azure ML.
 
 Curated environments (names starting with ``AzureML-``) are not stored: see :func:`curated`.
 """
@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from amlflow.data.dataset_registry import backend
 from amlflow.exceptions import UserErrorException
+from amlflow.storage.versions import claim_version
 
 if TYPE_CHECKING:
     from amlflow.core.environment import Environment
@@ -30,11 +31,10 @@ ROOT = "amlflow-environments"
 CURATED_PREFIX = "AzureML-"
 _RESERVED_PREFIXES = ("AzureML", "Microsoft")
 _VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
-#: How many taken versions a registration steps over before it gives up (only concurrent writers take them).
-_MAX_RACES = 100
 
 
 def is_curated(name: str) -> bool:
+    """Whether ``name`` is a curated environment's (``CURATED_PREFIX``)."""
     return isinstance(name, str) and name.startswith(CURATED_PREFIX)
 
 
@@ -68,19 +68,20 @@ def register(env: Environment) -> Environment:
     versions = _versions(env.name)
     if versions and _read(env.name, versions[-1])["environment"] == spec:
         return _environment(_read(env.name, versions[-1]))
-    store = backend()
-    version = max(versions, default=0) + 1
-    for _attempt in range(_MAX_RACES):
-        record = {
-            "name": env.name,
-            "version": str(version),
-            "environment": spec,
-            "created_time": datetime.datetime.now(datetime.UTC).isoformat(),
-        }
-        if store.create_exclusive(_path(env.name, version), json.dumps(record, sort_keys=True).encode()):
-            return _environment(record)
-        version += 1  # another registration took it a moment ago
-    raise UserErrorException(f'Environment "{env.name}": could not take a new version ({_MAX_RACES} were taken)')
+    record: dict[str, Any] = {"name": env.name, "environment": spec}
+
+    def payload(version: int) -> bytes:
+        record.update(version=str(version), created_time=datetime.datetime.now(datetime.UTC).isoformat())
+        return json.dumps(record, sort_keys=True).encode()
+
+    claim_version(
+        backend(),
+        max(versions, default=0) + 1,
+        lambda version: _path(env.name, version),
+        payload,
+        what=f'Environment "{env.name}"',
+    )
+    return _environment(record)
 
 
 def get(name: str, version: str | None = None) -> Environment:

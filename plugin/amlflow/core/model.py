@@ -4,9 +4,9 @@ Kept under ``amlflow-models/`` of ``[amlflow] default_datastore``'s backend, whi
 script reach alike (``get_backend``), so no service of its own is needed and ``Model.get_model_path``
 works in a worker that has neither a workspace config nor access to Airflow's REST API:
 
-* ``<name>/<version>/claim.json``: the version is taken (``create_exclusive``, so two concurrent
-  registrations cannot both take version N: the loser takes N+1). It stays when the version is deleted,
-  so a version number is never given to another model (a cached copy of ``name:N`` stays right);
+* ``<name>/<version>/claim.json``: the version is taken (``amlflow.storage.versions.claim_version``, so two
+  concurrent registrations cannot both take version N: the loser takes N+1). It stays when the version is
+  deleted, so a version number is never given to another model (a cached copy of ``name:N`` stays right);
 * ``<name>/<version>/files/<layout>``: the model's files, uploaded after the claim and before the record;
 * ``<name>/<version>/model.json``: the record (id ``name:version``, tags, properties, description, ...),
   written last: a version whose record exists has all its files, and a version without a record (being
@@ -32,6 +32,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from amlflow.exceptions import UserErrorException
+from amlflow.storage.versions import claim_version
 
 if TYPE_CHECKING:
     from amlflow.storage.base import DatastoreBackend
@@ -47,8 +48,6 @@ MODELS_DIR_NAME = "azureml-models"
 #: Set where the models of a run or deployment are already on disk: ``<dir>/<name>/<version>/`` (several
 #: models) or the ``.../<name>/<version>`` folder itself (one model), as Azure ML sets it.
 MODEL_DIR_ENV = "AZUREML_MODEL_DIR"
-#: How many taken versions a registration steps over before it gives up (only concurrent writers take them).
-_MAX_RACES = 100
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9\-\._]{0,254}$")
 _VERSION = re.compile(r"^[1-9][0-9]*$")
 _NOT_ON_AMLFLOW = (
@@ -140,10 +139,12 @@ class Model:
     # -- what the record says ----------------------------------------------------------------------
     @property
     def name(self) -> str | None:
+        """The model's name, as registered."""
         return self._record.get("name")
 
     @property
     def version(self) -> int | None:
+        """The version number registration gave it (1, 2, ...)."""
         return self._record.get("version")
 
     @property
@@ -153,35 +154,43 @@ class Model:
 
     @property
     def tags(self) -> dict[str, str]:
+        """Tags of the registered version (``add_tags``/``remove_tags`` change them)."""
         return self._record.setdefault("tags", {})
 
     @property
     def properties(self) -> dict[str, str]:
+        """Properties of the registered version: set at registration, added to, never changed."""
         return self._record.setdefault("properties", {})
 
     @property
     def description(self) -> str | None:
+        """The description given at registration."""
         return self._record.get("description")
 
     @property
     def created_time(self) -> datetime.datetime | None:
+        """When the version was registered (UTC)."""
         text = self._record.get("created_time")
         return datetime.datetime.fromisoformat(text) if text else None
 
     @property
     def created_by(self) -> dict[str, str] | None:
+        """Who registered it: ``{"userName": ...}``, the registering process's user."""
         return self._record.get("created_by")
 
     @property
     def model_framework(self) -> str | None:
+        """``model_framework`` given at registration (``Model.Framework.SCIKITLEARN``...)."""
         return self._record.get("framework")
 
     @property
     def model_framework_version(self) -> str | None:
+        """``model_framework_version`` given at registration."""
         return self._record.get("framework_version")
 
     @property
     def mime_type(self) -> str | None:
+        """The MIME type kept with the version (``application/octet-stream``, as Azure ML records by default)."""
         return self._record.get("mime_type")
 
     @property
@@ -198,10 +207,12 @@ class Model:
 
     @property
     def experiment_name(self) -> str | None:
+        """The experiment of the run that registered it (``Run.register_model``), else None."""
         return self._record.get("experiment_name")
 
     @property
     def run_id(self) -> str | None:
+        """The id of the run that registered it (``Run.register_model``), else None."""
         return self._record.get("run_id")
 
     @property
@@ -211,10 +222,12 @@ class Model:
 
     @property
     def parent_id(self) -> str | None:
+        """None: amlflow keeps no parent model (Azure ML's derived models come from its services)."""
         return None
 
     @property
     def derived_model_ids(self) -> list[str]:
+        """Empty: amlflow keeps no derived models."""
         return []
 
     @property
@@ -227,10 +240,12 @@ class Model:
 
     @property
     def sample_input_dataset(self) -> Any:
+        """The dataset given as ``sample_input_dataset`` at registration, or None."""
         return _dataset(self.workspace, self._record.get("sample_input_dataset_id"))
 
     @property
     def sample_output_dataset(self) -> Any:
+        """The dataset given as ``sample_output_dataset`` at registration, or None."""
         return _dataset(self.workspace, self._record.get("sample_output_dataset_id"))
 
     @property
@@ -597,14 +612,15 @@ def _store_new_version(record: dict[str, Any], files: dict[str, str]) -> dict[st
     under it, then write its record: only then is the version visible."""
     name = record["name"]
     store = _backend()
-    version = max(_claimed_versions(name), default=0) + 1
-    claim = {"host": socket.gethostname(), "pid": os.getpid(), "user": _user(), "time": _now()}
-    for _attempt in range(_MAX_RACES):
-        if store.create_exclusive(f"{_version_folder(name, version)}/{CLAIM}", _dump(claim)):
-            break
-        version += 1  # another registration took this version a moment ago
-    else:
-        raise WebserviceException(f'Model "{name}": could not take a new version ({_MAX_RACES} were taken meanwhile)')
+    claim = _dump({"host": socket.gethostname(), "pid": os.getpid(), "user": _user(), "time": _now()})
+    version, _ = claim_version(
+        store,
+        max(_claimed_versions(name), default=0) + 1,
+        lambda version: f"{_version_folder(name, version)}/{CLAIM}",
+        lambda _version: claim,
+        what=f'Model "{name}"',
+        error=WebserviceException,
+    )
     record.update(version=version, id=f"{name}:{version}")
     under = f"{_version_folder(name, version)}/{FILES}"
     try:
@@ -903,15 +919,21 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat()
 
 
-def stage_registered_models(root: str) -> str:
-    """Download the latest version of every registered model under ``root`` (``<name>/<version>/``), each once.
+def latest_versions() -> list[dict[str, Any]]:
+    """The record of every registered model's latest version, read once per run by the step that plans it,
+    so all of a run's tasks get the same versions even when one is registered meanwhile."""
+    return [model._record for model in Model.list(None, latest=True)]
+
+
+def stage_models(records: list[dict[str, Any]], root: str) -> str:
+    """Download the model versions ``records`` (from :func:`latest_versions`) under ``root``
+    (``<name>/<version>/``), each once; ``root``.
 
     What a step's task does before its script runs: the script gets ``AZUREML_MODEL_DIR=root`` and finds its
     models there with ``Model.get_model_path``, without the datastore's credentials, which it never holds.
     A version already under ``root`` (an earlier task on this machine) is not downloaded again.
     """
-    for model in Model.list(None, latest=True):
-        record = model._record
+    for record in records:
         target = os.path.join(root, record["name"], str(record["version"]))
         if not os.path.isdir(target):
             _download_once(record, target)

@@ -129,6 +129,7 @@ class Run:
         self._write("scalar", name, _checked(name, value))
 
     def log_list(self, name: str, value: list[Any], description: str = "") -> None:
+        """Log a list metric: ``value``'s items as one entry (``description`` is accepted and not kept)."""
         self._write("list", name, list(_checked(name, list(value))))
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:

@@ -125,6 +125,7 @@ class RunConfiguration:
 
     @property
     def uses_docker(self) -> bool:
+        """Whether the step runs in a Docker container (the run configuration or its environment says so)."""
         return bool(self.docker.use_docker or self.environment.docker.enabled)
 
     def __repr__(self) -> str:

@@ -90,6 +90,7 @@ class Workspace:
         cloud: str = "AzureCloud",
         id: str | None = None,
     ) -> Workspace:
+        """The workspace ``name``, as Azure ML's ``Workspace.get``; nothing is looked up here."""
         return Workspace(subscription_id, resource_group, name, auth=auth, _location=location)
 
     @staticmethod
@@ -102,9 +103,13 @@ class Workspace:
         exist_ok: bool = False,
         **kwargs: Any,
     ) -> Workspace:
+        """A workspace object for ``name``, as ``get`` makes: there is no Azure resource to create."""
         return Workspace(subscription_id, resource_group, name, auth=auth, _location=location)
 
     def write_config(self, path: str | None = None, file_name: str | None = None) -> None:
+        """Write ``.azureml/config.json`` (or ``file_name``) under ``path`` (default: the current folder), for
+        ``from_config``.
+        """
         folder = os.path.join(path or os.getcwd(), ".azureml")
         os.makedirs(folder, exist_ok=True)
         body = {
@@ -162,11 +167,13 @@ class Workspace:
 
     @property
     def default_datastore_name(self) -> str:
+        """The name of the default datastore: the one set on this workspace, else ``[amlflow] default_datastore``."""
         from amlflow import config
 
         return self._default_datastore or config.get("default_datastore")
 
     def get_default_datastore(self) -> Datastore:
+        """The workspace's default datastore."""
         from amlflow.core.datastore import Datastore
 
         return Datastore(self, self.default_datastore_name)

@@ -64,18 +64,22 @@ class AbstractDataset:
 
     @property
     def name(self) -> str | None:
+        """The name it is registered under, or None if it is not registered."""
         return self._registration.name if self._registration else None
 
     @property
     def version(self) -> int | None:
+        """The registered version, or None if it is not registered."""
         return self._registration.version if self._registration else None
 
     @property
     def description(self) -> str | None:
+        """The registration's description, or None."""
         return self._registration.description if self._registration else None
 
     @property
     def tags(self) -> dict[str, str] | None:
+        """The registration's tags, or None if it is not registered."""
         return self._registration.tags if self._registration else None
 
     @property

@@ -65,6 +65,9 @@ class DataReference:
         return DataReference(**fields)
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        """A reference to ``path`` under this one's path, named ``data_reference_name`` (default: from datastore and
+        path).
+        """
         new_path = join(self.path_on_datastore or "", path or "") if path else self.path_on_datastore
         return self._clone(
             path_on_datastore=new_path,
@@ -72,17 +75,21 @@ class DataReference:
         )
 
     def as_download(self, path_on_compute: str | None = None, overwrite: bool = False) -> DataReference:
+        """This reference, downloaded to ``path_on_compute`` before the step runs."""
         # Azure ML ignores ``overwrite`` here (the clone keeps the old value); so does amlflow.
         return self._clone(mode="download", path_on_compute=path_on_compute)
 
     def as_upload(self, path_on_compute: str | None = None, overwrite: bool = False) -> DataReference:
+        """This reference, uploaded from ``path_on_compute`` when the step succeeds."""
         return self._clone(mode="upload", path_on_compute=path_on_compute)
 
     def as_mount(self) -> DataReference:
+        """This reference, mounted."""
         return self._clone(mode="mount")
 
     @staticmethod
     def create(data_reference_name: str | None = None, datapath=None, datapath_compute_binding=None):
+        """A DataReference from a DataPath and its compute binding (mode, path on compute, overwrite)."""
         binding = datapath_compute_binding
         return DataReference(
             datastore=datapath.datastore,

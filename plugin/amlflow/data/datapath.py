@@ -36,18 +36,22 @@ class DataPath:
 
     @property
     def datastore(self) -> Datastore:
+        """The datastore the path is on."""
         return self._datastore
 
     @property
     def datastore_name(self) -> str:
+        """The name of the datastore the path is on."""
         return self._datastore.name
 
     @property
     def path_on_datastore(self) -> str:
+        """The path on the datastore."""
         return self._path_on_datastore
 
     @property
     def name(self) -> str:
+        """The data path's name."""
         return self._name
 
     def __repr__(self) -> str:
@@ -66,6 +70,7 @@ class DataPath:
     def create_data_reference(
         self, data_reference_name: str | None = None, datapath_compute_binding: DataPathComputeBinding | None = None
     ) -> DataReference:
+        """A DataReference to this path, bound to the compute as ``datapath_compute_binding`` says."""
         from amlflow.data.data_reference import DataReference
 
         return DataReference.create(data_reference_name, self, datapath_compute_binding)

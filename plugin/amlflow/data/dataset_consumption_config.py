@@ -37,6 +37,7 @@ class DatasetConsumptionConfig:
 
     @property
     def name(self) -> str:
+        """The input's name (in the step's ``input_datasets``)."""
         return self._name
 
     @property
@@ -48,12 +49,15 @@ class DatasetConsumptionConfig:
         return f"DatasetConsumptionConfig(name={self._name!r}, mode={self.mode!r})"
 
     def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """This input, downloaded to ``path_on_compute`` before the step runs."""
         return DatasetConsumptionConfig(self._name, self.dataset, DOWNLOAD_MODE, path_on_compute)
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """This input, mounted at ``path_on_compute``."""
         return DatasetConsumptionConfig(self._name, self.dataset, MOUNT_MODE, path_on_compute)
 
     def as_hdfs(self) -> DatasetConsumptionConfig:
+        """Raises: hdfs mode needs Synapse Spark, which amlflow does not run."""
         raise UserErrorException(
             f"DatasetConsumptionConfig {self._name!r}: hdfs mode needs Synapse Spark, which amlflow does not run; "
             "use as_mount() or as_download()"

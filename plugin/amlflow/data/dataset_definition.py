@@ -43,6 +43,9 @@ def make_definition(
     reader: dict[str, Any] | None = None,
     partition_format: str | None = None,
 ) -> dict[str, Any]:
+    """A checked dataset definition of ``kind`` from its sources (a tabular one with its reader), with no transforms
+    yet.
+    """
     definition: dict[str, Any] = {"type": kind, "sources": sources}
     if kind == TABULAR:
         definition["reader"] = reader or {}

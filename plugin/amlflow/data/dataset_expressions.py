@@ -36,6 +36,7 @@ class Expression:
     """An expression over a record's columns. Made from ``dataset['column']``, never directly."""
 
     def to_json(self) -> dict[str, Any]:
+        """The expression's JSON form (what a ``filter`` transform holds)."""
         raise NotImplementedError
 
     def columns(self) -> set[str]:
@@ -115,6 +116,7 @@ class RecordFieldExpression(Expression):
         self.name = name
 
     def to_json(self) -> dict[str, Any]:
+        """The column's JSON form: ``{"col": name}``."""
         return {"col": self.name}
 
 
@@ -214,6 +216,7 @@ def check_json(data: Any) -> None:
 
 
 def columns_of(data: dict[str, Any]) -> set[str]:
+    """The columns an expression's JSON form reads."""
     if "col" in data:
         return {data["col"]}
     return set().union(*(columns_of(arg) for arg in data.get("args", [])))

@@ -38,20 +38,24 @@ class DataType:
 
     @staticmethod
     def to_string() -> DataType:
+        """Values as text."""
         return DataType({"type": "string"})
 
     @staticmethod
     def to_long() -> DataType:
+        """Values as integers."""
         return DataType({"type": "long"})
 
     @staticmethod
     def to_float(decimal_mark: str = ".") -> DataType:
+        """Values as floats, with ``.`` or ``,`` as the decimal mark."""
         if decimal_mark not in (".", ","):
             raise UserErrorException(f"to_float: decimal_mark must be '.' or ',', not {decimal_mark!r}")
         return DataType({"type": "float", "decimal_mark": decimal_mark})
 
     @staticmethod
     def to_bool() -> DataType:
+        """Values as booleans."""
         return DataType({"type": "bool"})
 
     @staticmethod
@@ -63,6 +67,7 @@ class DataType:
 
     @staticmethod
     def to_stream(workspace: Any, escaped: bool = False) -> DataType:
+        """Raises: streams are not supported, use a FileDataset for files."""
         raise UserErrorException("DataType.to_stream is not supported by amlflow: use a FileDataset for files")
 
 

@@ -54,19 +54,23 @@ class DatasetReference:
 
     @property
     def definition(self) -> dict[str, Any]:
+        """The reference's definition: by id, else by name and version."""
         reference = {"id": self._id} if self._id else {"name": self._name, "version": self._version}
         return {"type": REGISTERED, "reference": reference}
 
     @property
     def id(self) -> str | None:
+        """The saved dataset's id, or None for a reference by name."""
         return self._id
 
     @property
     def name(self) -> str | None:
+        """The registered name, or None for a reference by id."""
         return self._name
 
     @property
     def version(self) -> int | None:
+        """The version referred to, or None for ``latest``."""
         return self._version if isinstance(self._version, int) else None
 
     def __repr__(self) -> str:
@@ -82,14 +86,17 @@ class DatasetReference:
         return AbstractDataset.get_by_name(None, self._name, self._version)
 
     def as_named_input(self, name: str | None) -> DatasetConsumptionConfig:
+        """The referenced dataset as a step input named ``name``."""
         from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
 
         return DatasetConsumptionConfig(name, self)
 
     def as_mount(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """The referenced dataset as a mounted step input named after it."""
         return self.as_named_input(self._name).as_mount(path_on_compute)
 
     def as_download(self, path_on_compute: str | None = None) -> DatasetConsumptionConfig:
+        """The referenced dataset as a downloaded step input named after it."""
         return self.as_named_input(self._name).as_download(path_on_compute)
 
     def __getattr__(self, attribute: str) -> Any:
@@ -104,5 +111,6 @@ class DatasetReference:
 
 
 def reference_from_definition(definition: dict[str, Any]) -> DatasetReference:
+    """The DatasetReference a ``registered`` definition names."""
     reference = definition["reference"]
     return DatasetReference(reference.get("name"), reference.get("version", "latest"), reference.get("id"))

@@ -6,9 +6,9 @@ task reach alike (``get_backend``), so no service of its own is needed:
 * ``by-id/<id>.json``: a saved definition (its id is a uuid5 of the definition: saving is idempotent);
 * ``by-name/<name>/<version>.json``: a registration (id, version, description, tags, created time).
 
-Versions are 1, 2, 3...; "latest" is the highest. A version file is created only if absent
-(``create_exclusive``), so two concurrent registrations cannot both take version N: the loser takes N+1.
-Errors use Azure ML's texts.
+Versions are 1, 2, 3...; "latest" is the highest. A version file is claimed with
+``amlflow.storage.versions.claim_version``, so two concurrent registrations cannot both take version N:
+the loser takes N+1. Errors use Azure ML's texts.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from amlflow.data.dataset_definition import canonical_json, definition_id
 from amlflow.exceptions import UserErrorException
+from amlflow.storage.versions import claim_version
 
 if TYPE_CHECKING:
     from amlflow.storage.base import DatastoreBackend
@@ -30,8 +31,6 @@ ROOT = "amlflow-datasets"
 BY_ID = f"{ROOT}/by-id"
 BY_NAME = f"{ROOT}/by-name"
 _VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
-#: How many taken versions a registration steps over before it gives up (only concurrent writers take them).
-_MAX_RACES = 100
 
 
 @dataclass
@@ -72,6 +71,7 @@ def save_definition(definition: dict[str, Any], workspace: Any = None) -> str:
 
 
 def load_definition(saved_id: str, workspace: Any = None) -> dict[str, Any]:
+    """The saved definition ``saved_id`` (from the deployment when there is one); Azure ML's error if there is none."""
     remote = _deployment(workspace)
     if remote is not None:
         return remote.saved_dataset(saved_id)["definition"]
@@ -108,7 +108,6 @@ def register(
             return _registration(workspace, record)
     if existing and not create_new_version:
         raise UserErrorException(_ALREADY_REGISTERED.format(name=name))
-    version = max(existing, default=0) + 1
     record = {
         "name": name,
         "id": saved_id,
@@ -116,20 +115,30 @@ def register(
         "tags": dict(tags or {}),
         "created_time": datetime.datetime.now(datetime.UTC).isoformat(),
     }
-    store = backend()
-    for _attempt in range(_MAX_RACES):
+
+    def payload(version: int) -> bytes:
         record["version"] = version
-        if store.create_exclusive(_record_path(name, version), json.dumps(record, sort_keys=True).encode()):
-            return _registration(workspace, record)
+        return json.dumps(record, sort_keys=True).encode()
+
+    def same_or_conflict(version: int) -> dict[str, Any] | None:
         # Another registration took this version a moment ago: the same dataset is that registration,
         # another one is Azure ML's conflict unless a new version was asked for.
         taken = _read_record(name, version)
         if taken["id"] == saved_id:
-            return _registration(workspace, taken)
+            return taken
         if not create_new_version:
             raise UserErrorException(_ALREADY_REGISTERED.format(name=name))
-        version += 1
-    raise UserErrorException(f'Dataset "{name}": could not take a new version ({_MAX_RACES} were taken meanwhile)')
+        return None
+
+    _, taken = claim_version(
+        backend(),
+        max(existing, default=0) + 1,
+        lambda version: _record_path(name, version),
+        payload,
+        what=f'Dataset "{name}"',
+        on_taken=same_or_conflict,
+    )
+    return _registration(workspace, record if taken is None else taken)
 
 
 def get_by_name(workspace: Any, name: str, version: Any = "latest") -> tuple[dict[str, Any], DatasetRegistration]:
@@ -187,6 +196,7 @@ def get_all(workspace: Any) -> dict[str, tuple[dict[str, Any], DatasetRegistrati
 
 
 def check_name(name: Any) -> None:
+    """Raise Azure ML's ``UserErrorException`` if ``name`` is no valid dataset name."""
     problem = _name_problem(name)
     if problem:
         raise UserErrorException(f"Dataset name {name!r} {problem}")

@@ -277,6 +277,7 @@ def listing_prefix(path: str) -> str:
 
 
 def has_glob(path: str) -> bool:
+    """Whether ``path`` holds a glob character (``*`` or ``?``)."""
     return "*" in path or "?" in path
 
 

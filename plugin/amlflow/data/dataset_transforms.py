@@ -27,18 +27,21 @@ COLUMN_TRANSFORMS = ("keep_columns", "drop_columns")
 
 
 def count_transform(name: str, count: Any) -> dict[str, Any]:
+    """The transform ``{name: count}`` (``skip``, ``take``...), once ``count`` is checked."""
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
         raise UserErrorException(f"{name}: count must be a non-negative integer, not {count!r}")
     return {name: count}
 
 
 def sample_transform(probability: Any, seed: Any) -> dict[str, Any]:
+    """The ``take_sample`` transform, once its probability and seed are checked."""
     if not isinstance(probability, int | float) or not 0.0 <= probability <= 1.0:
         raise UserErrorException(f"take_sample: probability must be a number between 0.0 and 1.0, not {probability!r}")
     return {"take_sample": {"probability": float(probability), "seed": _seed(seed)}}
 
 
 def split_transforms(percentage: Any, seed: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two ``random_split`` transforms (parts 0 and 1) of one split, sharing its seed."""
     if not isinstance(percentage, int | float) or not 0.0 <= percentage <= 1.0:
         raise UserErrorException(f"random_split: percentage must be a number between 0.0 and 1.0, not {percentage!r}")
     seed = _seed(seed)
@@ -114,6 +117,7 @@ def apply_to_frame(frame: pandas.DataFrame, transforms: list[dict[str, Any]]) ->
 
 
 def column_list(name: str, columns: Any) -> list[str]:
+    """``columns`` (one name or a list) as a list of names; ``UserErrorException`` naming the transform otherwise."""
     columns = [columns] if isinstance(columns, str) else columns
     if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
         raise UserErrorException(f"{name}: columns must be a column name or a list of column names, not {columns!r}")

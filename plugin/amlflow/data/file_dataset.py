@@ -119,6 +119,7 @@ class FileDataset(AbstractDataset):
         return self.as_named_input(None).as_download(path_on_compute)
 
     def as_hdfs(self) -> DatasetConsumptionConfig:
+        """Raises: hdfs mode needs Synapse Spark, which amlflow does not run."""
         return self.as_named_input(None).as_hdfs()
 
     def filter(self, expression: Any) -> FileDataset:
@@ -187,6 +188,7 @@ class MountContext:
         self._files: list[str] = []
 
     def start(self) -> None:
+        """Download the files into the mount point, which must be empty."""
         if os.path.isdir(self.mount_point) and os.listdir(self.mount_point):
             raise UserErrorException(
                 "Dataset mount point must be empty, mounting dataset to non-empty folder is not supported."
@@ -195,6 +197,7 @@ class MountContext:
         self._files = self._dataset.download(self.mount_point, overwrite=True)
 
     def stop(self) -> None:
+        """Remove the files: the whole folder if the context made it, else only what it holds."""
         if self._made_folder:
             shutil.rmtree(self.mount_point, ignore_errors=True)
             return

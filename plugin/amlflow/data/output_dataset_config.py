@@ -89,10 +89,12 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
 
     @property
     def path_template(self) -> str:
+        """The path template on the datastore (``DEFAULT_DESTINATION`` without a destination), placeholders unfilled."""
         return self._path_template
 
     @property
     def registration(self) -> dict[str, Any] | None:
+        """The registration to make when the step commits the output, or None."""
         return self._registration
 
     def __repr__(self) -> str:
@@ -121,9 +123,11 @@ class OutputFileDatasetConfig(OutputDatasetConfig):
         return DatasetConsumptionConfig(name or self.name, self, MOUNT_MODE)
 
     def read_delimited_files(self, *args: Any, **kwargs: Any) -> Any:
+        """Raises: amlflow cannot read an output as tabular yet (the message says what to do instead)."""
         raise self._not_tabular("read_delimited_files")
 
     def read_parquet_files(self, *args: Any, **kwargs: Any) -> Any:
+        """Raises: amlflow cannot read an output as tabular yet (the message says what to do instead)."""
         raise self._not_tabular("read_parquet_files")
 
     def _not_tabular(self, method: str) -> UserErrorException:

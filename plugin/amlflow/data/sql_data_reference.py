@@ -38,15 +38,19 @@ class SqlDataReference(DataReference):
         return f"$AZUREML_DATAREFERENCE_{self.data_reference_name} (datastore={self.datastore.name!r}, {what})"
 
     def path(self, path: str | None = None, data_reference_name: str | None = None) -> DataReference:
+        """Raises ``NotImplementedError``, as Azure ML does: a SQL reference has no path."""
         raise NotImplementedError("SqlDataReference does not support `path` operation.")
 
     def as_download(self, path_on_compute: str | None = None, overwrite: bool = False) -> DataReference:
+        """Raises ``NotImplementedError``, as Azure ML does: a SQL reference names rows, not files."""
         raise NotImplementedError("SqlDataReference does not support `download` operation.")
 
     def as_upload(self, path_on_compute: str | None = None, overwrite: bool = False) -> DataReference:
+        """Raises ``NotImplementedError``, as Azure ML does: a SQL reference names rows, not files."""
         raise NotImplementedError("SqlDataReference does not support `upload` operation.")
 
     def as_mount(self) -> DataReference:
+        """Raises ``NotImplementedError``, as Azure ML does: a SQL reference names rows, not files."""
         raise NotImplementedError("SqlDataReference does not support `mount` operation.")
 
     def query_problems(self) -> list[str]:

@@ -20,10 +20,12 @@ _ANY_RUN = "amlflow-any-run"
 
 
 def datastore_uri(datastore: str, path: str) -> str:
+    """The asset URI of a path on a datastore (``azureml://datastores/<name>/paths/<path>``)."""
     return f"azureml://datastores/{datastore}/paths/{path.strip('/')}"
 
 
 def dataset_uri(name: str) -> str:
+    """The asset URI of a registered dataset (``azureml://datasets/<name>``)."""
     return f"azureml://datasets/{name}"
 
 

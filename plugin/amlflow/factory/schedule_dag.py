@@ -32,6 +32,7 @@ RUN_ID_NAMESPACE = uuid.UUID("6f0a3c1e-4b7d-4e55-9a51-2a7c0e5b9d13")
 
 
 def schedule_dag_id(schedule_id: str) -> str:
+    """The id of the DAG that runs the schedule ``schedule_id``."""
     return f"amlflow_schedule.{schedule_id}"
 
 

@@ -22,6 +22,7 @@ _NAMED_INPUTS = (DataReference, InputPortBinding, DatasetConsumptionConfig)
 
 
 def parameter_template(param: PipelineParameter) -> str:
+    """The Jinja template that renders the run's value of a PipelineParameter."""
     return "{{ params[" + repr(param.name) + "] }}"
 
 
@@ -33,6 +34,7 @@ def value_spec(value: Any) -> str:
 
 
 def input_specs(step: PipelineStep) -> list[dict[str, Any]]:
+    """The specs the operator resolves the step's inputs from, one per input port, in port order."""
     specs = []
     for item, port in zip(step.inputs, step.input_names(), strict=True):
         data = input_data(item)
@@ -83,6 +85,7 @@ def dataset_input_spec(port: str, consumption: DatasetConsumptionConfig) -> dict
 
 
 def output_specs(step: PipelineStep, default_datastore: str | None) -> list[dict[str, Any]]:
+    """The specs of the step's outputs; an output naming no datastore gets ``default_datastore``."""
     return [output_spec(data, default_datastore) for data in step.outputs]
 
 

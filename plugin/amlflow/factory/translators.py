@@ -26,6 +26,9 @@ Translator = Callable[["PipelineStep", "Pipeline", dict[str, Any]], "BaseOperato
 
 
 def python_script_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    """The operator of a PythonScriptStep: ``DockerStepOperator`` when it runs in a container, else
+    ``PythonScriptStepOperator``.
+    """
     from amlflow.operators.python_script import PythonScriptStepOperator
 
     in_container, arguments = _script_arguments(step, pipeline, common)
@@ -78,6 +81,7 @@ def _declared_environment(step: Any) -> dict[str, str]:
 
 
 def adla_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    """The operator of an AdlaStep, placed on the ADLA account of its compute target."""
     from amlflow.core.compute import resolve_compute
     from amlflow.operators.adla import AdlaStepOperator
 
@@ -96,6 +100,9 @@ def adla_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOper
 
 
 def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    """The operator of a DatabricksStep: its entry point (notebook, jar, python file or uploaded script), cluster and
+    libraries.
+    """
     from amlflow.operators.databricks import DatabricksStepOperator
 
     spec = data_value_spec(step)
@@ -135,6 +142,7 @@ def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> Ba
 
 
 def data_transfer_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
+    """The operator of a DataTransferStep: the copy to its destination."""
     from amlflow.operators.data_transfer import DataTransferStepOperator
 
     destination = step.destination
@@ -162,6 +170,7 @@ TRANSLATORS: dict[str, Translator] = {
 
 
 def translator_for(step: PipelineStep) -> Translator:
+    """The translator of the step's kind; ``TypeError`` for a kind amlflow cannot run."""
     try:
         return TRANSLATORS[step.kind]
     except KeyError:

@@ -41,6 +41,7 @@ class YamlDocument:
 
     @staticmethod
     def read_text(path: str, display: str | None = None) -> tuple[str | None, list[DefinitionError]]:
+        """The text of the file at ``path``, or None and the error (placed at ``display``) if it cannot be read."""
         try:
             with open(path, encoding="utf-8") as handle:
                 return handle.read(), []

@@ -100,6 +100,7 @@ def named(document: dict[str, Any], name: str, **top: Any) -> dict[str, Any]:
 
 
 def dump(document: dict[str, Any]) -> str:
+    """The document as YAML text, keys in the order given."""
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
 
 

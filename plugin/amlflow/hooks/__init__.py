@@ -1,0 +1,1 @@
+"""Airflow hooks of amlflow: Data Lake Analytics and Databricks."""

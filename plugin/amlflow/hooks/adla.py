@@ -58,6 +58,7 @@ class AdlaHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form of Airflow's UI: client id and secret as login and password, the account in the extra."""
         return {
             "hidden_fields": ["schema", "port", "host"],
             "relabeling": {"login": "Client ID", "password": "Client secret"},
@@ -78,6 +79,9 @@ class AdlaHook(BaseHook):
 
     @property
     def account_name(self) -> str:
+        """The ADLA account: the one given, else the connection's ``account_name``; ``AdlaJobError`` if neither names
+        one.
+        """
         account = self._account_name or self._extra.get("account_name")
         if not account:
             raise AdlaJobError(
@@ -88,6 +92,7 @@ class AdlaHook(BaseHook):
 
     @property
     def endpoint(self) -> str:
+        """The account's job service URL: the connection's ``endpoint``, else the account's default."""
         return (self._extra.get("endpoint") or f"https://{self.account_name}.{DNS_SUFFIX}").rstrip("/")
 
     @property
@@ -153,10 +158,12 @@ class AdlaHook(BaseHook):
             self.__dict__["_connection"] = await self.aget_connection(self.adla_conn_id)
 
     async def a_get_job(self, job_id: str) -> dict[str, Any]:
+        """``get_job`` for the triggerer: the connection is read asynchronously, the call runs in a thread."""
         await self._a_connection()
         return await sync_to_async(self.get_job, thread_sensitive=False)(job_id)
 
     async def a_cancel_job(self, job_id: str) -> None:
+        """``cancel_job`` for the triggerer: the connection is read asynchronously, the call runs in a thread."""
         await self._a_connection()
         await sync_to_async(self.cancel_job, thread_sensitive=False)(job_id)
 

@@ -105,6 +105,7 @@ class AdlaStepOperator(BaseOperator):
         }
 
     def execute(self, context: Any) -> None:
+        """Submit the U-SQL script, its ``@@name@@`` placeholders filled in, as an ADLA job; defer until it ends."""
         ti = context["ti"]
         values: dict[str, str] = {}
         for spec in self.inputs:

@@ -62,12 +62,14 @@ class CommandStepOperator(PythonScriptStepOperator):
 
     @property
     def command_line(self) -> str:
+        """The step's command line (kept in ``script_name``)."""
         return self.script_name
 
     def _check_snapshot(self, snapshot: Snapshot) -> None:
         """Nothing to check: the command may be one the compute has (``ls``), not a file of the snapshot."""
 
     def process_argv(self, cwd: str, argv: list[str], python: str) -> list[str]:
+        """The step's process: the command line run by the shell, each argument one shell word."""
         return [SHELL, "-c", shell_command(self.command_line, argv)]
 
     def _local_environment(self, cwd: str, env: dict[str, str]) -> dict[str, str]:

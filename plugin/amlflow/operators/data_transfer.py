@@ -70,6 +70,7 @@ class DataTransferStepOperator(BaseOperator):
         self.allow_reuse = allow_reuse
 
     def execute(self, context: Any) -> None:
+        """Copy the source to the destination, as one step try."""
         with step_try(context, self.log, [], self._retries_are_ours):
             self._copy(context)
 

@@ -124,6 +124,9 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
 
     # -- the task ------------------------------------------------------------------------------------
     def execute(self, context: Any) -> None:
+        """Submit the step's Databricks run (its data as URIs, through this workspace's DBFS) and wait for it,
+        resumably.
+        """
         # DBFS datastores are the DBFS of this step's Databricks workspace, and only here (Azure ML's rule).
         with dbfs.through(self._hook):
             ti = context["ti"]
@@ -205,6 +208,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         describe_outputs(context, self.outputs, committed)
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
+        """Come back from the trigger; a deferral that failed or timed out cancels the Databricks run first."""
         # A deferred task whose timeout passed (or whose trigger failed) comes back here to fail; the
         # triggerer does not call the trigger's on_kill then, so the run is cancelled from the worker.
         if next_method != TRIGGER_FAIL:
@@ -221,6 +225,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             ) from timeout
 
     def on_kill(self) -> None:
+        """Cancel the Databricks run this worker started, if any."""
         # Killed or timed out while in this worker; while deferred, the trigger's on_kill cancels the run.
         if self.run_id:
             self._hook.cancel_run(self.run_id)

@@ -22,6 +22,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from amlflow import config
+from amlflow.core.model import MODEL_DIR_ENV, latest_versions, stage_models
 from amlflow.exceptions import StepFailedError, StepInterruptedError
 from amlflow.runtime import mini_batches, reuse
 from amlflow.runtime.arguments import data_environment, resolve_argv
@@ -40,6 +41,7 @@ from amlflow.storage.base import join
 #: XCom keys of the plan task (beside its return value, the mini-batches).
 PRIMARY_INPUTS_XCOM_KEY = "amlflow_parallel_inputs"
 REUSED_XCOM_KEY = "amlflow_parallel_reused"
+MODELS_XCOM_KEY = "amlflow_parallel_models"
 #: XCom key of the gather task: how many mini-batches, items and rows, and which failed.
 SUMMARY_XCOM_KEY = "amlflow_parallel_summary"
 
@@ -123,10 +125,12 @@ class ParallelRunPlanOperator(_ParallelRunTask):
 
     @classmethod
     def get_serialized_fields(cls) -> frozenset[str]:
+        """The base fields, and the input specs."""
         # The api-server reads the input specs from the serialized DAG (DataPath and dataset assignments).
         return frozenset(super().get_serialized_fields() | {"inputs"})
 
     def execute(self, context: Any) -> list[dict[str, Any]]:
+        """List the mini-batches to map over (none when an earlier run is reused), within one step try."""
         with step_try(context, self.log, self._output_datastores(), self._retries_are_ours):
             return self._plan(context)
 
@@ -160,6 +164,7 @@ class ParallelRunPlanOperator(_ParallelRunTask):
             ti.xcom_push(key=REUSED_XCOM_KEY, value=reuse.reuse_xcom(earlier))
             return []
         primary = located[: self.primary_inputs]
+        ti.xcom_push(key=MODELS_XCOM_KEY, value=latest_versions())
         ti.xcom_push(key=PRIMARY_INPUTS_XCOM_KEY, value=[_input_value(spec, where) for spec, where in primary])
         batches = mini_batches.numbered([batch for i, item in enumerate(primary) for batch in self._split(i, *item)])
         if not batches:
@@ -201,6 +206,7 @@ class ParallelRunMiniBatchOperator(_ParallelRunTask):
         self._stopping = False
 
     def execute(self, context: Any) -> None:
+        """Run the entry script on this task's mini-batch and keep its result, within one step try."""
         batch = self.mini_batch or {}
         context["mini_batch_label"] = f"{batch.get('index')}: {mini_batches.label(batch)}"
         with step_try(context, self.log, self._output_datastores(), self._retries_are_ours):
@@ -291,13 +297,12 @@ class ParallelRunMiniBatchOperator(_ParallelRunTask):
         from amlflow_user.parallel_run import OUTPUT_DIR_ENV
 
         ti = context["ti"]
-        from amlflow.core.model import MODEL_DIR_ENV, stage_registered_models
-
+        models = ti.xcom_pull(task_ids=self.plan_task_id, key=MODELS_XCOM_KEY) or []
         aml_env = {
             **data_environment(request["side_inputs"], {spec["name"]: request["output_dir"] for spec in self.outputs}),
             **run_variables(ti.run_id, ti.task_id, None),
             OUTPUT_DIR_ENV: request["output_dir"],
-            MODEL_DIR_ENV: stage_registered_models(os.path.join(leases.work_root(), "models")),
+            MODEL_DIR_ENV: stage_models(models, os.path.join(leases.work_root(), "models")),
         }
         self.log.info("Running %s on mini-batch %s", self.entry_script, mini_batches.label(self.mini_batch or {}))
         self._process = ScriptProcess(
@@ -346,6 +351,7 @@ class ParallelRunGatherOperator(_ParallelRunTask):
     """The step's end: thresholds checked, every mini-batch's rows and files committed as the output once."""
 
     def execute(self, context: Any) -> None:
+        """Check the thresholds and commit the step's output, within one step try."""
         with step_try(context, self.log, self._output_datastores(), self._retries_are_ours):
             self._gather(context)
 

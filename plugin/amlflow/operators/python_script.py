@@ -88,11 +88,13 @@ class PythonScriptStepOperator(BaseOperator):
 
     @classmethod
     def get_serialized_fields(cls) -> frozenset[str]:
+        """Airflow's serialized fields plus ``inputs``, the specs a submission's data paths are checked against."""
         # The api-server sees only the serialized DAG: it reads the input specs from it to check a
         # submission's DataPathAssignments against the pipeline's DataReference inputs.
         return frozenset(super().get_serialized_fields() | {"inputs"})
 
     def execute(self, context: Any) -> None:
+        """Run the script as one step try (``step_try``), whose clean-up covers the datastores of the outputs."""
         datastores = [spec.get("datastore") or config.get("default_datastore") for spec in self.outputs]
         with step_try(context, self.log, datastores, self._retries_are_ours):
             self._execute(context)
@@ -207,6 +209,7 @@ class PythonScriptStepOperator(BaseOperator):
         return StepFailedError(f"step {self.task_id!r}: {what}; last lines of stderr:\n{tail or '(nothing on stderr)'}")
 
     def interruption(self) -> StepInterruptedError:
+        """The error of a try whose task was told to stop (SIGTERM) and stopped its script."""
         return StepInterruptedError(
             f"step {self.task_id!r}: the task was told to stop (SIGTERM: its worker or the scheduler is stopping, "
             "or the task was marked failed or cleared) and stopped the script; a try that could not finish is "

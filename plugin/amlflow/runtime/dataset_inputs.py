@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from amlflow.data.dataset_sources import listing_prefix
 from amlflow.data.dataset_values import dataset_from_value, dataset_value
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
+from amlflow.runtime.compute_paths import input_path
 from amlflow.runtime.fingerprint import digest
 from amlflow.storage import get_backend
 
@@ -103,7 +103,7 @@ def dataset_content(dataset: Any) -> str:
 
 def stage_dataset(spec: dict[str, Any], dataset: Any, workdir: str) -> StagedDataset:
     """The dataset's files on local disk, as the input's mode gives them to the script."""
-    where = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("datasets", spec["name"]))
+    where = input_path(workdir, spec, "datasets")
     value = dataset_value(dataset)
     which = {key: item for key, item in value.items() if key != "definition"} or "(unsaved)"
     if spec["mode"] == "direct":

@@ -26,6 +26,7 @@ def _kill_group(*_: object) -> None:
 
 
 def main(argv: list[str]) -> int:
+    """Run ``argv[2:]`` as the guard's child, killing the whole group if task ``argv[1]`` dies."""
     task_pid, command = int(argv[1]), argv[2:]
     signal.signal(PARENT_DIED, _kill_group)
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(PARENT_DIED))

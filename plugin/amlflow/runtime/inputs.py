@@ -9,6 +9,7 @@ from typing import Any
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.runtime import run_conf
+from amlflow.runtime.compute_paths import input_path
 from amlflow.runtime.dataset_inputs import StagedDataset, chosen_dataset, stage_dataset
 from amlflow.storage import DatastoreBackend, get_backend
 from amlflow.storage.location import DataLocation
@@ -61,13 +62,13 @@ def stage_input(spec: dict[str, Any], where: DataLocation | tuple[str, str], wor
     uploaded after it succeeds (``StagedOutputs``).
     """
     if spec.get("mode") == "upload":
-        local = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("uploads", spec["name"]))
+        local = input_path(workdir, spec, "uploads")
         os.makedirs(local, exist_ok=True)
         log.info("Input %s: %s is uploaded after the script succeeds", spec["name"], local)
         return local
     backend, path = resolve_input(spec, where)
     if spec.get("mode") == "download":
-        target = os.path.join(workdir, spec.get("path_on_compute") or os.path.join("inputs", spec["name"]))
+        target = input_path(workdir, spec, "inputs")
         local = backend.materialize(path, target)
         log.info("Input %s: downloaded %s to %s", spec["name"], backend.uri(path), local)
         return local

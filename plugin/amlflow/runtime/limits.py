@@ -78,6 +78,7 @@ def _scalar_problem(value: Any) -> str | None:
 
 
 def string_problem(value: str) -> str | None:
+    """Why a string cannot travel in a run (too long, or a NUL character), or None."""
     if len(value) > MAX_STRING_CHARS:
         return f"a string of {len(value):,} characters is longer than the {MAX_STRING_CHARS:,} a run can carry"
     if "\x00" in value:

@@ -141,14 +141,17 @@ class MiniBatchResult:
 
     @property
     def failed(self) -> bool:
+        """Whether every try of ``run()`` on this mini-batch failed (or timed out)."""
         return self.error is not None
 
     @property
     def failed_items(self) -> int:
+        """How many of its items ``run()`` did not return a row or element for."""
         return max(0, self.items - self.succeeded)
 
 
 def result_folder(dag_id: str, run_id: str, step: str, index: int) -> str:
+    """Where mini-batch ``index`` of a run's step keeps its result and files, in the run's artifacts."""
     return run_artifact_path(dag_id, run_id, f"parallel/{step}/{index:06d}")
 
 
@@ -159,6 +162,7 @@ def write_result(dag_id: str, run_id: str, step: str, result: MiniBatchResult) -
 
 
 def read_result(dag_id: str, run_id: str, step: str, index: int) -> MiniBatchResult | None:
+    """The result mini-batch ``index`` wrote, or None if it wrote none (its task never finished a try)."""
     path = f"{result_folder(dag_id, run_id, step, index)}/result.json"
     backend = _backend()
     return MiniBatchResult(**json.loads(backend.read_bytes(path))) if backend.exists(path) else None

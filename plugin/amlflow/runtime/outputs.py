@@ -51,6 +51,7 @@ class StagedOutputs:
         self.abort()
 
     def local_paths(self) -> dict[str, str]:
+        """The local folder of each staged output, by name (where the script writes it)."""
         return {name: staging.local_dir for name, staging in self._staged.items()}
 
     def commit(self) -> dict[str, DataLocation]:
@@ -86,6 +87,7 @@ class StagedOutputs:
         return committed
 
     def abort(self) -> None:
+        """Drop every staged output without committing it."""
         for staging in self._staged.values():
             staging.abort()
         self._staged.clear()

@@ -39,6 +39,7 @@ class InvocationTimeout(Exception):
 
 
 def main(request_path: str) -> int:
+    """Load the entry script, ``init()``, run the mini-batch; the process's exit code."""
     with open(request_path) as handle:
         request = json.load(handle)
     logging.basicConfig(level=request.get("logging_level", "INFO"), format="%(levelname)s %(name)s: %(message)s")

@@ -58,6 +58,7 @@ class ReuseEntry:
     outputs: dict[str, DataLocation]
 
     def describe(self) -> str:
+        """The reused step run, for messages and asset events."""
         return f"step {self.task_id!r} of run {self.run_id!r} (DAG {self.dag_id!r})"
 
 

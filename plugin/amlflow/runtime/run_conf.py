@@ -116,11 +116,13 @@ def assignable_datastores(params: Any, declared: str) -> list[str]:
 
 
 def section(conf: dict[str, Any] | None) -> dict[str, Any]:
+    """The run conf's amlflow section (``KEY``), or {} if it has none."""
     value = (conf or {}).get(KEY)
     return value if isinstance(value, dict) else {}
 
 
 def experiment_name(conf: dict[str, Any] | None) -> str | None:
+    """The experiment name the run was submitted under, or None."""
     return section(conf).get("experiment_name")
 
 

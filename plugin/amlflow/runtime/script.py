@@ -24,6 +24,8 @@ GUARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "guard.py")
 
 @dataclass
 class ScriptResult:
+    """How a script ended: its exit code (negative: killed by that signal) and the last lines of its stderr."""
+
     returncode: int
     stderr_tail: list[str] = field(default_factory=list)
 
@@ -50,6 +52,7 @@ class ScriptProcess:
         self._process: subprocess.Popen | None = None
 
     def run(self) -> ScriptResult:
+        """Start the script, stream its output into the log until it exits, then kill what it left running."""
         self._process = subprocess.Popen(
             [sys.executable, "-I", "-S", GUARD, str(os.getpid()), *self._argv],
             cwd=self._cwd,

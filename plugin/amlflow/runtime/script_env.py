@@ -22,6 +22,7 @@ from amlflow import config
 
 
 def passthrough_patterns() -> list[str]:
+    """The ``[amlflow] script_environment_passthrough`` patterns: worker variables a step's script also sees."""
     return [p.strip() for p in config.get("script_environment_passthrough").split(",") if p.strip()]
 
 

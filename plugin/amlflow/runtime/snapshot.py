@@ -57,6 +57,7 @@ class Snapshot:
         return dest
 
     def contains(self, relative_path: str) -> bool:
+        """Whether the snapshot holds the file ``relative_path``."""
         return os.path.isfile(os.path.join(self.cache_dir, relative_path))
 
 
@@ -110,6 +111,7 @@ def snapshot_for_run(source_directory: str, dag_id: str, run_id: str, step: str)
 
 
 def cache_root() -> str:
+    """The snapshot cache folder (``[amlflow] snapshot_cache_dir``, default under ``AIRFLOW_HOME``), made if missing."""
     root = config.get("snapshot_cache_dir")
     root = (
         os.path.abspath(os.path.expanduser(root)) if root else os.path.join(config.airflow_home(), "cache", "snapshots")

@@ -64,9 +64,8 @@ def step_try(
     """
     ti = context["ti"]
     store = context.get("task_state_store")
-    previous = store.get(TRY_KEY) if store is not None else None
-    if ti.try_number > 1:
-        log.warning("%s", retry_reason(ti.try_number, previous))
+    if ti.try_number > 1:  # a first try has no earlier one to explain (and spares a call to the api-server)
+        log.warning("%s", retry_reason(ti.try_number, store.get(TRY_KEY) if store is not None else None))
     _record(store, ti.try_number, "running")
     try:
         for owner in remove_orphans(output_datastores):  # inside: an output datastore may not be registered
@@ -118,6 +117,7 @@ def remove_orphans(output_datastores: Iterable[str]) -> list[dict[str, Any]]:
 
 
 def describe_owner(owner: dict[str, Any]) -> str:
+    """One line naming what a removed leftover was: its folder, step try, run and output."""
     step = owner.get("task_id")
     who = f"try {owner.get('try_number')} of step {step!r} of run {owner.get('run_id')!r}" if step else None
     parts = [owner["folder"], who, owner.get("output") and f"output {owner['output']}"]

@@ -52,6 +52,7 @@ class AzureStorageBackend(DatastoreBackend):
 
     @property
     def client(self) -> Any:
+        """The storage SDK client, made on first use (once, under a lock)."""
         with self._client_lock:
             if self._client is None:
                 self._client = self._client_factory()
@@ -84,6 +85,7 @@ class AzureStorageBackend(DatastoreBackend):
         self._call("delete", name, attempt)
 
     def stage_output(self, path: str) -> OutputStaging:
+        """Stage the output in a leased local folder, uploaded when it is committed."""
         path = path.strip("/")
         return UploadStaging(self, path, leases.take(leases.work_root(), "out-", {"output": self.uri(path)}))
 
@@ -198,6 +200,7 @@ def field(extra: dict[str, Any], key: str) -> Any:
 
 
 def parse_connection_string(text: str) -> dict[str, str]:
+    """An Azure storage connection string's ``key=value`` pairs, keys lowercased."""
     pairs = (part.split("=", 1) for part in text.split(";") if "=" in part)
     return {key.strip().lower(): value for key, value in pairs}
 

@@ -69,6 +69,9 @@ class UploadStaging(OutputStaging):
         self._lease = lease
 
     def commit(self) -> Manifest:
+        """Upload the folder over what an earlier try left at ``path`` (its manifest removed first, stale files
+        deleted), then write the manifest and release the lease.
+        """
         backend = self.backend
         manifest = Manifest.of_folder(self.local_dir)
         # An earlier try may have committed, or half-uploaded, this output: un-commit it first, and drop
@@ -86,6 +89,7 @@ class UploadStaging(OutputStaging):
         return manifest
 
     def abort(self) -> None:
+        """Release the lease; the scratch folder goes with it."""
         self._lease.release()
 
 
@@ -110,17 +114,23 @@ class DatastoreBackend(abc.ABC):
         """Every file whose path is ``prefix`` or lies under the folder ``prefix``, sorted by path."""
 
     @abc.abstractmethod
-    def read_bytes(self, path: str) -> bytes: ...
+    def read_bytes(self, path: str) -> bytes:
+        """The whole content of the file ``path``."""
+        ...
 
     @abc.abstractmethod
     def write_bytes(self, path: str, data: bytes) -> None:
         """Write a whole object at once: a reader sees the old content or the new, never a part."""
 
     @abc.abstractmethod
-    def upload_file(self, local_path: str, path: str) -> None: ...
+    def upload_file(self, local_path: str, path: str) -> None:
+        """Upload the local file ``local_path`` to ``path``, replacing any file there."""
+        ...
 
     @abc.abstractmethod
-    def download_file(self, path: str, local_path: str) -> None: ...
+    def download_file(self, path: str, local_path: str) -> None:
+        """Download the file ``path`` to ``local_path``."""
+        ...
 
     @abc.abstractmethod
     def delete(self, path: str) -> None:
@@ -212,6 +222,7 @@ class DatastoreBackend(abc.ABC):
         return len(files)
 
     def exists(self, path: str) -> bool:
+        """Whether ``path`` is a file or a folder holding files."""
         return bool(self.list_files(path))
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
@@ -226,6 +237,7 @@ class DatastoreBackend(abc.ABC):
         return True
 
     def delete_prefix(self, prefix: str) -> int:
+        """Delete every file under ``prefix``; returns how many."""
         files = self.list_files(prefix)
         for info in files:
             self.delete(info.path)
@@ -239,6 +251,7 @@ class DatastoreBackend(abc.ABC):
         return Manifest.from_json(self.read_bytes(manifest_path))
 
     def write_manifest(self, path: str, manifest: Manifest) -> None:
+        """Write the manifest that marks the output at ``path`` committed."""
         self.write_bytes(Manifest.path_for(path), manifest.to_json())
 
     def materialize(self, path: str, dest_dir: str | None = None) -> str:

@@ -79,9 +79,11 @@ class BlobBackend(AzureStorageBackend):
 
     # -- the interface ----------------------------------------------------------------------------
     def uri(self, path: str) -> str:
+        """The blob's ``wasbs://`` URI."""
         return f"wasbs://{self.container}@{self.account_name}.blob.{self.endpoint_suffix}/{path.strip('/')}"
 
     def list_files(self, prefix: str) -> list[FileInfo]:
+        """Blobs named ``prefix`` or under the folder ``prefix`` (not mere name prefixes), sorted by path."""
         base = prefix.strip("/")
 
         def listing() -> list[FileInfo]:
@@ -95,15 +97,18 @@ class BlobBackend(AzureStorageBackend):
         return sorted(self._call("list", base, listing), key=lambda f: f.path)
 
     def read_bytes(self, path: str) -> bytes:
+        """The blob's content."""
         name = path.strip("/")
         return self._call("read", name, lambda: self.client.download_blob(name, retry_total=0).readall())
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Write the blob in one Put Blob."""
         # One Put Blob (or a block list committed at once): readers see the old blob or the new one.
         name = path.strip("/")
         self._call("write", name, lambda: self.client.upload_blob(name, data, overwrite=True, retry_total=0))
 
     def create_exclusive(self, path: str, data: bytes) -> bool:
+        """A Put Blob conditional on no blob being there: the service lets one writer win."""
         # overwrite=False makes Put Blob conditional (If-None-Match: *): the service lets one writer win.
         from azure.core.exceptions import ResourceExistsError
 
@@ -119,6 +124,7 @@ class BlobBackend(AzureStorageBackend):
         return self._call("create", name, create)
 
     def upload_file(self, local_path: str, path: str) -> None:
+        """Upload the local file as the blob, ``concurrency`` blocks at a time."""
         name = path.strip("/")
         size = os.path.getsize(local_path)
 
@@ -131,12 +137,14 @@ class BlobBackend(AzureStorageBackend):
         self._call("upload", name, upload)
 
     def download_file(self, path: str, local_path: str) -> None:
+        """Download the blob to ``local_path``, ``concurrency`` blocks at a time."""
         name = path.strip("/")
         self._download(
             name, local_path, lambda: self.client.download_blob(name, max_concurrency=self.concurrency, retry_total=0)
         )
 
     def delete(self, path: str) -> None:
+        """Delete the blob (a missing one is no error)."""
         name = path.strip("/")
         self._delete(name, lambda: self.client.delete_blob(name, retry_total=0))
 

@@ -65,6 +65,7 @@ class Registration:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def fields(self) -> tuple[Any, ...]:
+        """The connection's fields, as compared with an existing connection to see whether it changes."""
         return (self.conn_type, self.host, self.login, self.password, self.schema, self.port, self.extra)
 
 

@@ -41,6 +41,7 @@ class DbfsBackend(DatastoreBackend):
     kind = "dbfs"
 
     def uri(self, path: str) -> str:
+        """The file's ``dbfs:/`` URI."""
         return f"dbfs:/{path.strip('/')}"
 
     def _api(self, method: str, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -56,6 +57,7 @@ class DbfsBackend(DatastoreBackend):
             raise DatastoreError(f"datastore {self.name!r}: {what} failed: {error}") from None
 
     def list_files(self, prefix: str) -> list[FileInfo]:
+        """Files under ``prefix``, walked folder by folder through the DBFS API, sorted by path."""
         base = prefix.strip("/")
         found: list[FileInfo] = []
         folders = [f"/{base}"]
@@ -73,6 +75,7 @@ class DbfsBackend(DatastoreBackend):
         return sorted(found, key=lambda f: f.path)
 
     def read_bytes(self, path: str) -> bytes:
+        """The file's content, read in ``READ_BYTES`` blocks (DBFS's limit per call)."""
         data, offset = bytearray(), 0
         while True:
             answer = self._api("GET", "read", {"path": f"/{path.strip('/')}", "offset": offset, "length": READ_BYTES})
@@ -83,6 +86,7 @@ class DbfsBackend(DatastoreBackend):
                 return bytes(data)
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Write the file through a DBFS streaming handle, in blocks, replacing any file there."""
         target = f"/{path.strip('/')}"
         handle = self._api("POST", "create", {"path": target, "overwrite": True})["handle"]
         for start in range(0, len(data), READ_BYTES):
@@ -91,16 +95,20 @@ class DbfsBackend(DatastoreBackend):
         self._api("POST", "close", {"handle": handle})
 
     def upload_file(self, local_path: str, path: str) -> None:
+        """Upload the local file (read whole, then written as ``write_bytes`` does)."""
         with open(local_path, "rb") as handle:
             self.write_bytes(path, handle.read())
 
     def download_file(self, path: str, local_path: str) -> None:
+        """Download the file to ``local_path``."""
         with open(local_path, "wb") as handle:
             handle.write(self.read_bytes(path))
 
     def delete(self, path: str) -> None:
+        """Delete the file (a missing one is no error)."""
         with contextlib.suppress(FileNotFoundError):
             self._api("POST", "delete", {"path": f"/{path.strip('/')}", "recursive": False})
 
     def stage_output(self, path: str) -> OutputStaging:
+        """Raises ``PermanentDatastoreError``: on DBFS only a DatabricksStep writes outputs (Azure ML's rule)."""
         raise PermanentDatastoreError(f"datastore {self.name!r}: {RULE}")

@@ -64,9 +64,11 @@ class FileShareBackend(AzureStorageBackend):
 
     # -- the interface ----------------------------------------------------------------------------
     def uri(self, path: str) -> str:
+        """The file's ``https://`` URL on the share."""
         return f"https://{self.account_name}.file.core.windows.net/{self.share}/{path.strip('/')}"
 
     def list_files(self, prefix: str) -> list[FileInfo]:
+        """Files under ``prefix`` (or the one file ``prefix`` names), walked folder by folder, sorted by path."""
         from azure.core.exceptions import ResourceNotFoundError
 
         base = prefix.strip("/")
@@ -96,11 +98,13 @@ class FileShareBackend(AzureStorageBackend):
         return sorted(self._call("list", base, listing), key=lambda f: f.path)
 
     def read_bytes(self, path: str) -> bytes:
+        """The file's content."""
         name = path.strip("/")
         file = self.client.get_file_client(name)
         return self._call("read", name, lambda: file.download_file(retry_total=0).readall())
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a temporary file, then rename it over ``path``: a reader sees the old file or the new."""
         name = path.strip("/")
         temporary = f"{name}.tmp-{uuid.uuid4().hex}"
         self._make_parents(name)
@@ -113,6 +117,7 @@ class FileShareBackend(AzureStorageBackend):
         self._call("write", name, write)
 
     def upload_file(self, local_path: str, path: str) -> None:
+        """Upload the local file to ``path``, making its parent folders."""
         name = path.strip("/")
         self._make_parents(name)
 
@@ -123,11 +128,13 @@ class FileShareBackend(AzureStorageBackend):
         self._call("upload", name, upload)
 
     def download_file(self, path: str, local_path: str) -> None:
+        """Download the file to ``local_path``."""
         name = path.strip("/")
         file = self.client.get_file_client(name)
         self._download(name, local_path, lambda: file.download_file(max_concurrency=self.concurrency, retry_total=0))
 
     def delete(self, path: str) -> None:
+        """Delete the file (a missing one is no error)."""
         name = path.strip("/")
         self._delete(name, lambda: self.client.get_file_client(name).delete_file(retry_total=0))
 

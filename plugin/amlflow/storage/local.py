@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import uuid
 from typing import Any
 
 from amlflow.storage import leases
@@ -35,12 +34,15 @@ class LocalBackend(DatastoreBackend):
         return full
 
     def uri(self, path: str) -> str:
+        """``file://`` and the file's absolute path."""
         return "file://" + self._full(path)
 
     def local_path(self, path: str) -> str | None:
+        """The file itself: a step reads a local datastore in place."""
         return self._full(path)
 
     def list_files(self, prefix: str) -> list[FileInfo]:
+        """Every file at or under ``prefix`` (never the staging folder), with its size and SHA-256."""
         full = self._full(prefix)
         if os.path.isfile(full):
             return [self._info(full)]
@@ -55,26 +57,33 @@ class LocalBackend(DatastoreBackend):
         return FileInfo(rel, os.path.getsize(full), sha256_file(full))
 
     def read_bytes(self, path: str) -> bytes:
+        """The whole file."""
         with open(self._full(path), "rb") as handle:
             return handle.read()
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Write ``data`` to a file in the staging folder, then rename it into place: readers see old or new."""
         full = self._full(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(full), prefix=".tmp-")
+        fd, tmp = self._temporary_file()
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
         os.replace(tmp, full)
 
-    def create_exclusive(self, path: str, data: bytes) -> bool:
-        # Written whole under a temporary name, then hard-linked into place: link() fails if the name is
-        # taken, so exactly one writer wins and no reader sees a partial file. The temporary file is in the
-        # staging folder (same file system, never listed), so a concurrent listing never meets it.
-        full = self._full(path)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
+    def _temporary_file(self) -> tuple[int, str]:
+        """A new file in the staging folder: on the datastore's file system (so it can be renamed or linked
+        into place), and never listed, so a concurrent listing never meets a file being written."""
         staging = os.path.join(self.root, STAGING_FOLDER)
         os.makedirs(staging, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=staging, prefix=".tmp-")
+        return tempfile.mkstemp(dir=staging, prefix=".tmp-")
+
+    def create_exclusive(self, path: str, data: bytes) -> bool:
+        """Create ``path`` holding ``data`` unless it exists; whether this call created it."""
+        # Written whole under a temporary name, then hard-linked into place: link() fails if the name is
+        # taken, so exactly one writer wins and no reader sees a partial file.
+        full = self._full(path)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        fd, tmp = self._temporary_file()
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -86,26 +95,32 @@ class LocalBackend(DatastoreBackend):
             os.remove(tmp)
 
     def upload_file(self, local_path: str, path: str) -> None:
+        """Copy ``local_path`` into the staging folder, then rename it into place."""
         full = self._full(path)
         os.makedirs(os.path.dirname(full), exist_ok=True)
-        tmp = f"{full}.tmp-{uuid.uuid4().hex}"
+        fd, tmp = self._temporary_file()
+        os.close(fd)
         shutil.copyfile(local_path, tmp)
         os.replace(tmp, full)
 
     def download_file(self, path: str, local_path: str) -> None:
+        """Copy the file to ``local_path``."""
         os.makedirs(os.path.dirname(local_path) or ".", exist_ok=True)
         shutil.copyfile(self._full(path), local_path)
 
     def delete(self, path: str) -> None:
+        """Remove the file, if there is one."""
         full = self._full(path)
         if os.path.isfile(full):
             os.remove(full)
 
     def stage_output(self, path: str) -> OutputStaging:
+        """A leased folder in the staging folder, renamed into place at commit."""
         lease = leases.take(os.path.join(self.root, STAGING_FOLDER), STAGING_PREFIX, {"output": path})
         return _LocalStaging(self, path, lease)
 
     def remove_orphaned_staging(self) -> list[dict[str, Any]]:
+        """Remove the staging folders whose leases' owners are gone (killed tries)."""
         return leases.sweep(os.path.join(self.root, STAGING_FOLDER), STAGING_PREFIX)
 
 

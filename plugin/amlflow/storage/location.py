@@ -22,14 +22,17 @@ class DataLocation:
     files: int = 0
 
     def to_xcom(self) -> dict[str, Any]:
+        """The location as an XCom value, marked so it is recognised as one."""
         return {MARKER: KIND, **asdict(self)}
 
     @staticmethod
     def is_xcom(value: Any) -> bool:
+        """Whether an XCom value is a DataLocation."""
         return isinstance(value, dict) and value.get(MARKER) == KIND
 
     @classmethod
     def from_xcom(cls, value: dict[str, Any]) -> DataLocation:
+        """The location an XCom value holds."""
         return cls(**{k: v for k, v in value.items() if k != MARKER})
 
 
@@ -43,6 +46,7 @@ def output_path(dag_id: str, run_id: str, step: str, output: str) -> str:
 
 
 def run_path(dag_id: str, run_id: str) -> str:
+    """The datastore folder of one DAG run's data (``amlflow/<dag>/<run>``, each part made path-safe)."""
     return "/".join(("amlflow", _safe(dag_id), _safe(run_id)))
 
 

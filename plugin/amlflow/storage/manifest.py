@@ -16,6 +16,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 
 
 def sha256_file(local_path: str, chunk: int = 1 << 20) -> str:
+    """The SHA-256 hex digest of a local file, read ``chunk`` bytes at a time."""
     digest = hashlib.sha256()
     with open(local_path, "rb") as handle:
         while block := handle.read(chunk):
@@ -31,10 +32,12 @@ class Manifest:
 
     @staticmethod
     def path_for(output_path: str) -> str:
+        """Where the manifest of the output at ``output_path`` is stored."""
         return output_path.rstrip("/") + MANIFEST_SUFFIX
 
     @classmethod
     def of_folder(cls, local_dir: str) -> Manifest:
+        """The manifest of every file under a local folder: relative path, size and SHA-256, sorted by path."""
         entries = []
         for root, _dirs, names in os.walk(local_dir):
             for name in names:
@@ -60,6 +63,7 @@ class Manifest:
 
     @property
     def total_size(self) -> int:
+        """The bytes of all the files."""
         return sum(e["size"] for e in self.files)
 
     @property
@@ -69,9 +73,11 @@ class Manifest:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     def to_json(self) -> bytes:
+        """The manifest file's content: files, total size and fingerprint."""
         body = {"files": self.files, "total_size": self.total_size, "fingerprint": self.fingerprint}
         return json.dumps(body, indent=1).encode()
 
     @classmethod
     def from_json(cls, data: bytes) -> Manifest:
+        """The manifest a manifest file holds."""
         return cls(json.loads(data)["files"])

@@ -34,6 +34,7 @@ class RecordStore:
 
     @property
     def backend(self) -> DatastoreBackend:
+        """The backend of the default datastore, where the records live (resolved at each use)."""
         from amlflow import config
         from amlflow.storage import get_backend
 
@@ -58,6 +59,7 @@ class RecordStore:
         self.backend.write_bytes(self._record_path(record["id"]), _encode(record))
 
     def delete(self, record_id: str) -> None:
+        """Delete the record ``record_id`` (a missing one is no error)."""
         self.backend.delete(self._record_path(record_id))
 
     def all(self) -> list[dict[str, Any]]:

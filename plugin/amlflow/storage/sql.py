@@ -66,11 +66,13 @@ class SqlBackend(DatastoreBackend):
             mask_secret(self._secret)
 
     def uri(self, path: str) -> str:
+        """The database's URI (``<type>://host[:port]/database``), with ``path`` (a query or table) after ``?``."""
         conn = self.connection
         where = f"{conn.host}{f':{conn.port}' if conn.port else ''}/{conn.schema or ''}"
         return f"{conn.conn_type}://{where}" + (f"?{path}" if path else "")
 
     def scrub(self, text: str) -> str:
+        """``text`` with the connection's password replaced by ``***``."""
         return text.replace(self._secret, "***") if self._secret else text
 
     def _hook(self) -> Any:
@@ -145,22 +147,29 @@ class SqlBackend(DatastoreBackend):
         )
 
     def list_files(self, prefix: str) -> list[FileInfo]:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()
 
     def read_bytes(self, path: str) -> bytes:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()
 
     def upload_file(self, local_path: str, path: str) -> None:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()
 
     def download_file(self, path: str, local_path: str) -> None:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()
 
     def delete(self, path: str) -> None:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()
 
     def stage_output(self, path: str) -> OutputStaging:
+        """Raises ``PermanentDatastoreError``: a SQL database holds tables, not files."""
         raise self._not_files()

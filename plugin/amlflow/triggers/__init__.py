@@ -1,0 +1,1 @@
+"""Airflow triggers of amlflow: ADLA jobs and datastore changes."""

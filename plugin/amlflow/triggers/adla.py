@@ -37,6 +37,7 @@ class AdlaJobTrigger(BaseTrigger):
         self.deadline = deadline
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The trigger's class path and kwargs, for the triggerer to rebuild it."""
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
@@ -52,6 +53,9 @@ class AdlaJobTrigger(BaseTrigger):
         return AdlaHook(self.adla_conn_id, self.account_name)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll the job until it ends (event ``ended``), the deadline passes (the job is cancelled: ``timeout``) or a
+        call fails (``error``).
+        """
         hook = self._hook()
         last_state = None
         while True:
@@ -79,5 +83,6 @@ class AdlaJobTrigger(BaseTrigger):
             await asyncio.sleep(wait)
 
     async def on_kill(self) -> None:
+        """Cancel the job: the deferred task was killed."""
         self.log.info("ADLA job %s: the task was killed; cancelling the job", self.job_id)
         await self._hook().a_cancel_job(self.job_id)

@@ -151,6 +151,9 @@ class BlobChangeTrigger(BaseEventTrigger):
         self.created_after = created_after
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """The trigger's class path and kwargs: plain values fixed at parse, since Airflow identifies an asset watcher
+        by their hash.
+        """
         # Plain JSON values only, and nothing computed at parse time: Airflow identifies an asset watcher by
         # the hash of these kwargs, so a value that changes between parses would replace the trigger each time.
         return (
@@ -196,6 +199,9 @@ class BlobChangeTrigger(BaseEventTrigger):
         return seen, fresh
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll the folder forever, firing one event per blob added or modified since the last poll; a failing datastore
+        is retried at the next poll.
+        """
         from amlflow.storage import get_backend
 
         while True:

@@ -62,3 +62,14 @@ def parsing_dag_file() -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+def parsing_for_a_task() -> bool:
+    """Whether Airflow's task runner parses the DAG file to run one of its tasks.
+
+    Then the file's DAG was checked already: the dag-processor parsed this same version of it, and a
+    file that failed its checks has no DAG whose tasks could run.
+    """
+    from airflow.sdk import get_parsing_context
+
+    return get_parsing_context().dag_id is not None

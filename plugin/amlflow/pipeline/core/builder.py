@@ -23,6 +23,7 @@ _WORD = re.compile(r"^\w+$")
 
 
 def check_word(kind: str, name: Any) -> None:
+    """Raise ``UserErrorException`` unless ``name`` is letters, digits and underscores (``kind`` says what it names)."""
     if not isinstance(name, str) or not _WORD.match(name):
         raise UserErrorException(f"{kind} name {name!r} is invalid: use letters, digits and underscores only")
 
@@ -62,18 +63,22 @@ class PipelineData:
 
     @property
     def name(self) -> str:
+        """The data's name."""
         return self._name
 
     @property
     def datastore(self) -> Datastore | None:
+        """The datastore the data is written to, or None for the pipeline's default."""
         return self._datastore
 
     @property
     def data_type(self) -> str | None:
+        """The ``data_type`` given (kept for the YAML form; nothing else reads it), or None."""
         return self._data_type
 
     @property
     def output_name(self) -> str:
+        """The name of the producing step's output port."""
         return self._output_name
 
     def __str__(self) -> str:
@@ -83,17 +88,21 @@ class PipelineData:
         return f"PipelineData(name={self._name!r})"
 
     def get_env_variable_name(self) -> str:
+        """The environment variable a script reads the data's path from (``$AZUREML_DATAREFERENCE_<name>``)."""
         return str(self)
 
     def as_input(self, input_name: str) -> InputPortBinding:
+        """The data as the step input ``input_name``."""
         return InputPortBinding(input_name, self)
 
     def as_mount(self, input_name: str | None = None) -> InputPortBinding:
+        """The data as a mounted step input (named after the data unless ``input_name``)."""
         return InputPortBinding(input_name or self._name, self, bind_mode="mount")
 
     def as_download(
         self, input_name: str | None = None, path_on_compute: str | None = None, overwrite: bool | None = None
     ) -> InputPortBinding:
+        """The data as a step input downloaded to ``path_on_compute``."""
         return InputPortBinding(input_name or self._name, self, "download", path_on_compute, overwrite)
 
     def create_input_binding(
@@ -103,6 +112,7 @@ class PipelineData:
         path_on_compute: str | None = None,
         overwrite: bool | None = None,
     ) -> InputPortBinding:
+        """The data as a step input, mounted or downloaded (``mode``, default mount)."""
         if mode not in (None, "mount", "download"):
             raise UserErrorException(f"PipelineData {self._name!r}: input mode {mode!r} is not 'mount' or 'download'")
         return InputPortBinding(input_name or self._name, self, mode or "mount", path_on_compute, overwrite)
@@ -154,6 +164,7 @@ def _recording_arguments(init: Any) -> Any:
 
 
 def input_port_name(item: Any) -> str:
+    """The input port name of a step input; ``UserErrorException`` for what cannot be an input."""
     if isinstance(item, DataReference):
         return item.data_reference_name
     if isinstance(item, PipelineData | InputPortBinding | DatasetConsumptionConfig):
@@ -248,14 +259,17 @@ class PipelineStep:
 
     @property
     def inputs(self) -> list[Any]:
+        """The step's inputs, as given."""
         return list(self._inputs)
 
     @property
     def outputs(self) -> list[Any]:
+        """The step's outputs, as given."""
         return list(self._outputs)
 
     @property
     def arguments(self) -> list[Any]:
+        """The step's arguments, as given."""
         return list(self._arguments)
 
     def run_after(self, step: PipelineStep) -> None:
@@ -263,6 +277,9 @@ class PipelineStep:
         self._run_after.append(step)
 
     def input_names(self) -> list[str]:
+        """The input port names, in input order (``INPUT_``-prefixed where one collides with an output and the step says
+        so).
+        """
         outputs = set(self.output_names())
         names = []
         for item in self._inputs:
@@ -273,9 +290,11 @@ class PipelineStep:
         return names
 
     def output_names(self) -> list[str]:
+        """The output port names, in output order."""
         return [o.output_name if isinstance(o, PipelineData) else str(o) for o in self._outputs]
 
     def upstream_data(self) -> Iterator[PipelineData]:
+        """The PipelineData among the step's inputs: what earlier steps produce for it."""
         for item in self._inputs:
             data = input_data(item)
             if isinstance(data, PipelineData):

@@ -48,6 +48,7 @@ class PipelineParameter:
         return isinstance(self.default_value, AbstractDataset | DatasetReference)
 
     def problems(self) -> list[str]:
+        """What is wrong with the parameter (its name, or a default a run cannot carry); empty if nothing is."""
         supported = ", ".join(t.__name__ for t, _ in PARAMETER_TYPES)
         problems = []
         if not isinstance(self.name, str) or not self.name:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from amlflow.data.data_reference import DataReference
 from amlflow.data.dataset_consumption_config import DatasetConsumptionConfig
 from amlflow.exceptions import PipelineValidationError, UserErrorException, ValidationProblem
-from amlflow.pipeline.core._source import caller_file, parsing_dag_file
+from amlflow.pipeline.core._source import caller_file, parsing_dag_file, parsing_for_a_task
 from amlflow.pipeline.core.builder import PipelineData, PipelineStep, StepSequence, input_data
 from amlflow.pipeline.core.graph import PipelineParameter, PublishedPipeline
 
@@ -58,6 +58,7 @@ class Pipeline:
 
     @property
     def steps(self) -> list[PipelineStep]:
+        """The pipeline's steps, as given."""
         return list(self._steps)
 
     @property
@@ -194,6 +195,8 @@ class Pipeline:
         return errors
 
     def _check(self, name: str) -> None:
+        if parsing_for_a_task():  # checked when the dag-processor parsed it; spares each task's start-up
+            return
         errors = self.validate()
         if not _AIRFLOW_ID.match(name or ""):
             problem = f"pipeline name {name!r} is invalid: use up to 250 letters, digits, '_', '.' or '-'"

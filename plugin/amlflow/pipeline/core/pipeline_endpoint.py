@@ -137,6 +137,7 @@ class PipelineEndpoint:
 
     # -- versions ----------------------------------------------------------------------------------
     def get_default_version(self) -> str:
+        """The endpoint's default version."""
         return self._default_version
 
     def get_pipeline(self, version: str | None = None) -> PublishedPipeline:
@@ -203,6 +204,7 @@ class PipelineEndpoint:
 
     # -- name and status ---------------------------------------------------------------------------
     def set_name(self, name: str) -> None:
+        """Rename the endpoint on the deployment."""
         self._update(Name=name)
 
     def enable(self) -> None:

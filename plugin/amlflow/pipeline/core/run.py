@@ -57,6 +57,7 @@ class PipelineRun:
 
     @property
     def pipeline_id(self) -> str:
+        """The id of the published pipeline this run was submitted from."""
         return (self._details or self.get_details())["PipelineId"]
 
     def get_details(self) -> dict[str, Any]:
@@ -65,6 +66,7 @@ class PipelineRun:
         return self._details
 
     def get_status(self) -> str:
+        """The run's status code now (``Running``, ``Finished``, ``Failed``...)."""
         return self.get_details()["Status"]["StatusCode"]
 
     def get_portal_url(self) -> str:
@@ -239,12 +241,14 @@ class StepRun:
         return self._entity.get("Reused") if self.is_reused else None
 
     def get_details(self) -> dict[str, Any]:
+        """The step run's entity, read again from the deployment (the last one read if the step is not listed)."""
         found = [e for e in self._client.step_runs(self.pipeline_run_id) if e["Name"] == self.name]
         if found:
             self._entity = found[0]
         return self._entity
 
     def get_status(self) -> str:
+        """The step run's status code now."""
         return self.get_details()["Status"]["StatusCode"]
 
     def get_outputs(self) -> dict[str, PortDataReference]:
@@ -292,11 +296,13 @@ class StepRun:
         return read_metrics(*self._artifact_owner())
 
     def get_stdout_log(self) -> str:
+        """The text the step's script wrote to stdout."""
         from amlflow.runtime.artifacts import read_log
 
         return read_log(*self._artifact_owner(), "stdout")
 
     def get_stderr_log(self) -> str:
+        """The text the step's script wrote to stderr."""
         from amlflow.runtime.artifacts import read_log
 
         return read_log(*self._artifact_owner(), "stderr")
@@ -341,14 +347,17 @@ class PortDataReference:
 
     @property
     def datastore_name(self) -> str:
+        """The name of the datastore holding the output."""
         return self._location.datastore
 
     @property
     def path_on_datastore(self) -> str:
+        """The output's path on its datastore."""
         return self._location.path
 
     @property
     def uri(self) -> str:
+        """The output's URI."""
         return self._location.uri
 
     def get_port_data_reference(self) -> PortDataReference:

@@ -66,11 +66,13 @@ class AdlaStep(PipelineStep):
     _validate_script = PythonScriptStep._validate_script
 
     def parameters(self) -> list[Any]:
+        """The PipelineParameters among the step's ``params``."""
         from amlflow.pipeline.core.graph import PipelineParameter
 
         return [v for v in self.params.values() if isinstance(v, PipelineParameter)]
 
     def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """The script, an AdlaCompute target, priority and parallelism, and params that do not clash with port names."""
         from amlflow.core.compute import AdlaCompute, resolve_compute
 
         errors = self._validate_script(pipeline.default_source_directory)

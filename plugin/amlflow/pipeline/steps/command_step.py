@@ -110,11 +110,17 @@ class CommandStep(PythonScriptStep):
         return None if seconds in (None, ScriptRunConfig.MAX_DURATION_SECONDS_DEFAULT) else int(seconds)
 
     def validate_wiring(self) -> list[tuple[str, ...]]:
+        """The base wiring rules, with problems of the arguments reported under ``command`` (where the data are
+        written).
+        """
         # The data of a command list are the step's arguments: say so under the field the caller wrote.
         wiring = super().validate_wiring()
         return [("command", *rest) if field == "arguments" else (field, *rest) for field, *rest in wiring]
 
     def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """The base rules, plus a runconfig amlflow can run (one process: no distributed job, no node or process
+        counts).
+        """
         errors = super().validate_step(pipeline)
         problem = distributed_problem(self.runconfig)
         if problem:

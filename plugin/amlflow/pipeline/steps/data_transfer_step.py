@@ -79,6 +79,7 @@ class DataTransferStep(PipelineStep):
         return self._output
 
     def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """Reference types that fit the source and destination, a DataFactoryCompute target and a destination path."""
         from amlflow.core.compute import DataFactoryCompute, resolve_compute
 
         errors = []

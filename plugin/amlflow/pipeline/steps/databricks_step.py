@@ -136,6 +136,7 @@ class DatabricksStep(PipelineStep):
 
     @property
     def constructor_arguments(self) -> dict[str, Any]:
+        """The base arguments, with set-valued params as the step's stable ordered lists (YAML has no sets)."""
         # A YAML definition has no sets: it repeats the sample's set params in the step's stable order.
         arguments = super().constructor_arguments
         for field in ("python_script_params", "jar_params"):
@@ -145,6 +146,7 @@ class DatabricksStep(PipelineStep):
 
     # -- what the pipeline asks of a step ------------------------------------------------------------
     def parameters(self) -> list[Any]:
+        """The PipelineParameters among the step's params of every kind."""
         from amlflow.pipeline.core.graph import PipelineParameter
 
         return [v for v in self._param_values() if isinstance(v, PipelineParameter)]
@@ -214,6 +216,7 @@ class DatabricksStep(PipelineStep):
 
     # -- Azure ML's rules --------------------------------------------------------------------------
     def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """The compute, entry point, cluster, libraries, data and timeout; a runconfig is refused."""
         errors: list[tuple[str, str]] = []
         errors += self._validate_compute(pipeline)
         errors += self._validate_entry_point(pipeline)

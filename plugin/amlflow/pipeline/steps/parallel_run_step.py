@@ -114,6 +114,7 @@ class ParallelRunStep(PipelineStep):
         return DEFAULT_MINI_BATCH_FILES if self.input_type == FILE else DEFAULT_MINI_BATCH_BYTES
 
     def parameters(self) -> list[Any]:
+        """The base parameters, plus the PipelineParameters among the parallel run configuration's tunables."""
         config = self.parallel_run_config
         tunables = [
             config.node_count,
@@ -127,6 +128,7 @@ class ParallelRunStep(PipelineStep):
         return super().parameters() + [value for value in tunables if isinstance(value, PipelineParameter)]
 
     def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """The entry script exists under the source directory, and the environment is one amlflow can run."""
         errors: list[tuple[str, str]] = []
         script = os.path.join(
             self.source_directory(pipeline.default_source_directory), self.parallel_run_config.entry_script

@@ -65,12 +65,16 @@ class PythonScriptStep(PipelineStep):
         return os.path.normpath(os.path.join(base, os.path.expanduser(chosen)))
 
     def parameters(self) -> list[Any]:
+        """The base parameters, plus the PipelineParameters among ``params``."""
         from amlflow.pipeline.core.graph import PipelineParameter
 
         in_params = [v for v in self.params.values() if isinstance(v, PipelineParameter)]
         return super().parameters() + in_params
 
     def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
+        """The script, ``params`` that clash with neither ``runconfig_pipeline_params`` nor another parameter, and the
+        environment.
+        """
         errors = self._validate_script(pipeline.default_source_directory)
         both = set(self.params) & set(self.runconfig_pipeline_params)
         if both:
