@@ -111,17 +111,17 @@ def test_stored_as_the_dag_processor_does_good_dags_stay_active_and_the_error_is
 def test_a_task_start_parses_only_its_own_pipeline(dags, monkeypatch, dag_id, read):
     """As the task runner does: ``BundleDagBag`` on the loader file under the task's parsing context."""
     from airflow.dag_processing.dagbag import BundleDagBag
-    from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
-
     from amlflow.factory import folder_loader
 
     loaded: list[str] = []
     real = folder_loader.load_file
     monkeypatch.setattr(folder_loader, "load_file", lambda path, *a, **k: loaded.append(path) or real(path, *a, **k))
-    with _airflow_parsing_context_manager(dag_id=dag_id, task_id="train.py"):
-        bag = BundleDagBag(
-            dag_folder=str(dags / "pipelines_loader.py"), safe_mode=False, bundle_path=dags, bundle_name="dags-folder"
-        )
+    # as the task runner sets them; Airflow's own context manager leaves them set for later tests
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_DAG_ID", dag_id)
+    monkeypatch.setenv("_AIRFLOW_PARSING_CONTEXT_TASK_ID", "train.py")
+    bag = BundleDagBag(
+        dag_folder=str(dags / "pipelines_loader.py"), safe_mode=False, bundle_path=dags, bundle_name="dags-folder"
+    )
     assert dag_id in bag.dags and "Compare_Models_YAML" not in set(bag.dags) - {dag_id}
     assert [os.path.basename(p) for p in loaded] == read
 
