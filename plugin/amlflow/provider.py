@@ -8,6 +8,7 @@ from typing import Any
 
 from amlflow import __version__
 from amlflow.config import DEFAULTS
+from amlflow.step_kinds import operator_modules
 
 
 def _option(description: str, key: str, type_: str = "string", example: str | None = None) -> dict[str, Any]:
@@ -21,8 +22,8 @@ def _option(description: str, key: str, type_: str = "string", example: str | No
 
 
 def _modules(kind: str) -> list[dict[str, Any]]:
-    """Every module of ``amlflow.<kind>`` (operators, hooks, triggers), found on disk: a new one is listed without
-    an edit here, and nothing is imported to list them."""
+    """Every module of ``amlflow.<kind>`` (hooks, triggers), found on disk: a new one is listed without an edit
+    here, and nothing is imported to list them. Operators come from the step kinds (``amlflow.step_kinds``)."""
     folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), kind)
     names = sorted(name for _finder, name, _is_package in pkgutil.iter_modules([folder]))
     return [{"integration-name": "amlflow", "python-modules": [f"amlflow.{kind}.{name}"]} for name in names]
@@ -42,7 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["software"],
             }
         ],
-        "operators": _modules("operators"),
+        "operators": [{"integration-name": "amlflow", "python-modules": operator_modules()}],
         "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
         "hooks": _modules("hooks"),
         "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],

@@ -111,6 +111,7 @@ def test_stored_as_the_dag_processor_does_good_dags_stay_active_and_the_error_is
 def test_a_task_start_parses_only_its_own_pipeline(dags, monkeypatch, dag_id, read):
     """As the task runner does: ``BundleDagBag`` on the loader file under the task's parsing context."""
     from airflow.dag_processing.dagbag import BundleDagBag
+
     from amlflow.factory import folder_loader
 
     loaded: list[str] = []

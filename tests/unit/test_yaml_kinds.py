@@ -1,13 +1,19 @@
-"""Any step class exported by ``amlflow.pipeline.steps`` is a YAML ``kind``: keys become its constructor
-arguments, with ``$data``/``$param``/``$datastore`` references resolved, and the schema checks them."""
+"""Every kind of ``amlflow.step_kinds`` is a YAML ``kind``: keys become its constructor arguments, with
+``$data``/``$param``/``$datastore`` references resolved, and the schema checks them. A new kind is one registry
+entry plus its definition, translator and operator (README, "Adding a step kind")."""
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
 
+import pytest
+from airflow.sdk import BaseOperator
+
+from amlflow import step_kinds
 from amlflow.core.datastore import Datastore
 from amlflow.data.data_reference import DataReference
 from amlflow.factory import yaml_cache, yaml_kinds, yaml_schema
+from amlflow.factory.dag_builder import build_dag
 from amlflow.factory.yaml_errors import PipelineDefinitionError
 from amlflow.factory.yaml_loader import read_pipeline
 from amlflow.pipeline.core.builder import PipelineData, PipelineStep
@@ -34,6 +40,32 @@ class NotebookStep(PipelineStep):
         self.cluster_size = cluster_size
 
 
+class NotebookStepOperator(BaseOperator):
+    """The operator of a NotebookStep: takes what every step operator is given (``factory.dag_builder``)."""
+
+    def __init__(
+        self,
+        *,
+        notebook_path: str,
+        cluster_size: int,
+        compute_target: dict | None,
+        allow_reuse: bool,
+        inputs: list[dict[str, Any]],
+        outputs: list[dict[str, Any]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.notebook_path = notebook_path
+        self.cluster_size = cluster_size
+        self.step_inputs = inputs
+        self.step_outputs = outputs
+
+
+def notebook_task(step: NotebookStep, pipeline: Any, common: dict[str, Any]) -> BaseOperator:
+    """The translator of a NotebookStep."""
+    return NotebookStepOperator(notebook_path=step.notebook_path, cluster_size=step.cluster_size, **common)
+
+
 def _clear_caches() -> None:
     for cached in (yaml_kinds.step_kinds, yaml_schema.pipeline_schema, yaml_schema._validators, yaml_cache._salt):
         cached.cache_clear()
@@ -41,10 +73,8 @@ def _clear_caches() -> None:
 
 @pytest.fixture
 def new_kind(monkeypatch):
-    import amlflow.pipeline.steps as steps
-
-    monkeypatch.setattr(steps, "NotebookStep", NotebookStep, raising=False)
-    monkeypatch.setattr(steps, "__all__", [*steps.__all__, "NotebookStep"])
+    entry = step_kinds.StepKind(f"{__name__}:NotebookStep", f"{__name__}:notebook_task", ())
+    monkeypatch.setitem(step_kinds.STEP_KINDS, "NotebookStep", entry)
     _clear_caches()
     yield
     monkeypatch.undo()
@@ -75,6 +105,16 @@ def test_a_new_step_kind_is_built_from_its_constructor_arguments(new_kind, tmp_p
     params = step.notebook_params
     assert isinstance(params["n"], PipelineParameter) and params["n"].default_value == 3
     assert isinstance(params["store"], Datastore) and params["store"].name == "lake" and params["label"] == "plain"
+
+
+def test_a_new_step_kind_becomes_a_task_of_its_operator_from_its_registry_entry_alone(new_kind, tmp_path):
+    path = tmp_path / "nb.yaml"
+    path.write_text(DEFINITION)
+    dag = build_dag(read_pipeline(str(path)).pipeline, "nb")
+    task = dag.get_task("prep")
+    assert type(task) is NotebookStepOperator and task.notebook_path == "/nb/prep" and task.cluster_size == 2
+    assert [spec["name"] for spec in task.step_inputs] == ["raw"]
+    assert [spec["name"] for spec in task.step_outputs] == ["features"]
 
 
 def test_the_schema_checks_a_new_kinds_arguments(new_kind, tmp_path):

@@ -14,13 +14,11 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import posixpath
-import re
 from typing import TYPE_CHECKING, Any
 
 from amlflow.data.dataset_registry import backend
 from amlflow.exceptions import UserErrorException
-from amlflow.storage.versions import claim_version
+from amlflow.storage.versions import claim_version, latest_versions_in, versions_in
 
 if TYPE_CHECKING:
     from amlflow.core.environment import Environment
@@ -30,7 +28,6 @@ log = logging.getLogger(__name__)
 ROOT = "amlflow-environments"
 CURATED_PREFIX = "AzureML-"
 _RESERVED_PREFIXES = ("AzureML", "Microsoft")
-_VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
 
 
 def is_curated(name: str) -> bool:
@@ -100,13 +97,7 @@ def get(name: str, version: str | None = None) -> Environment:
 
 def list_all() -> dict[str, Environment]:
     """Every registered name's latest version, by name."""
-    latest: dict[str, int] = {}
-    for info in backend().list_files(ROOT):
-        folder, base = posixpath.split(info.path)
-        matched = _VERSION_FILE.match(base)
-        if matched and posixpath.dirname(folder) == ROOT:
-            name = posixpath.basename(folder)
-            latest[name] = max(latest.get(name, 0), int(matched.group(1)))
+    latest = latest_versions_in(backend(), ROOT)
     return {name: _environment(_read(name, version)) for name, version in sorted(latest.items())}
 
 
@@ -144,12 +135,7 @@ def _path(name: str, version: int) -> str:
 
 
 def _versions(name: str) -> list[int]:
-    found = []
-    for info in backend().list_files(f"{ROOT}/{name}"):
-        matched = _VERSION_FILE.match(posixpath.basename(info.path))
-        if matched and posixpath.dirname(info.path) == f"{ROOT}/{name}":
-            found.append(int(matched.group(1)))
-    return sorted(found)
+    return versions_in(backend(), f"{ROOT}/{name}")
 
 
 def _read(name: str, version: int) -> dict[str, Any]:

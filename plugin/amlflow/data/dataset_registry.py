@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import datetime
 import json
-import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from amlflow.data.dataset_definition import canonical_json, definition_id
 from amlflow.exceptions import UserErrorException
-from amlflow.storage.versions import claim_version
+from amlflow.storage.versions import all_versions_in, claim_version, latest_versions_in, versions_in
 
 if TYPE_CHECKING:
     from amlflow.storage.base import DatastoreBackend
@@ -30,7 +29,6 @@ if TYPE_CHECKING:
 ROOT = "amlflow-datasets"
 BY_ID = f"{ROOT}/by-id"
 BY_NAME = f"{ROOT}/by-name"
-_VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
 
 
 @dataclass
@@ -221,12 +219,7 @@ def _record_path(name: str, version: int) -> str:
 
 
 def _versions(name: str) -> list[int]:
-    versions = []
-    for info in backend().list_files(f"{BY_NAME}/{name}"):
-        matched = _VERSION_FILE.match(posixpath.basename(info.path))
-        if matched and posixpath.dirname(info.path) == f"{BY_NAME}/{name}":
-            versions.append(int(matched.group(1)))
-    return sorted(versions)
+    return versions_in(backend(), f"{BY_NAME}/{name}")
 
 
 def _read_record(name: str, version: int) -> dict[str, Any]:
@@ -234,20 +227,11 @@ def _read_record(name: str, version: int) -> dict[str, Any]:
 
 
 def _all_versions() -> list[tuple[str, int]]:
-    """Every registered ``(name, version)``, from one listing of the registry."""
-    found = []
-    for info in backend().list_files(BY_NAME):
-        folder, base = posixpath.split(info.path)
-        matched = _VERSION_FILE.match(base)
-        if matched and posixpath.dirname(folder) == BY_NAME:
-            found.append((posixpath.basename(folder), int(matched.group(1))))
-    return found
+    return all_versions_in(backend(), BY_NAME)
 
 
 def _latest_records() -> dict[str, dict[str, Any]]:
-    latest: dict[str, int] = {}
-    for name, version in _all_versions():
-        latest[name] = max(latest.get(name, 0), version)
+    latest = latest_versions_in(backend(), BY_NAME)
     return {name: _read_record(name, version) for name, version in latest.items()}
 
 

@@ -1,5 +1,8 @@
 """One translator per step kind: a definition object -> the Airflow operator that runs it.
 
+``amlflow.step_kinds`` names the translator of each kind (ParallelRunStep's, a task group, lives in
+``parallel_run_tasks``).
+
 A translator receives the step, its pipeline and the arguments every step operator takes (task id,
 compute placement, input and output specs) and returns the operator. Operators are imported inside
 the translators, so declaring a pipeline never imports an operator it does not use.
@@ -12,7 +15,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from amlflow.factory.containers import container_arguments
-from amlflow.factory.parallel_run_tasks import parallel_run_task_group
 from amlflow.factory.step_specs import argument_specs, data_value_spec, value_spec
 
 if TYPE_CHECKING:
@@ -100,37 +102,13 @@ def adla_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOper
 
 
 def databricks_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) -> BaseOperator:
-    """The operator of a DatabricksStep: its entry point (notebook, jar, python file or uploaded script), cluster and
-    libraries.
+    """The operator of a DatabricksStep: the step's Jobs API pieces (entry point, cluster, libraries), its connection
+    and its limits. The operator completes the ``runs/submit`` body when it runs, with the data's URIs.
     """
     from amlflow.operators.databricks import DatabricksStepOperator
 
-    spec = data_value_spec(step)
-    kind = step.entry_point()
-    if kind == "notebook_path":
-        params = step.notebook_params or {}
-        entry = {
-            "kind": "notebook",
-            "notebook_path": step.notebook_path,
-            "base_parameters": {key: spec(value) for key, value in params.items()},
-        }
-    elif kind == "main_class_name":
-        entry = {
-            "kind": "jar",
-            "main_class_name": step.main_class_name,
-            "parameters": list(map(spec, step.command_line())),
-        }
-    else:
-        entry = {"kind": "python", "python_file": step.python_script_path}
-        if kind == "python_script_name":
-            entry = {
-                "kind": "python_upload",
-                "script_name": step.python_script_name,
-                "source_directory": step.source_directory(pipeline.default_source_directory),
-            }
-        entry["parameters"] = list(map(spec, step.command_line()))
     return DatabricksStepOperator(
-        entry=entry,
+        entry=step.entry_spec(data_value_spec(step), pipeline.default_source_directory),
         cluster=step.cluster_spec(),
         step_libraries=step.library_specs(),
         databricks_conn_id=common["compute_target"]["name"],
@@ -158,20 +136,12 @@ def data_transfer_task(step: Any, pipeline: Pipeline, common: dict[str, Any]) ->
     )
 
 
-#: step kind (``PipelineStep.kind``) -> translator
-TRANSLATORS: dict[str, Translator] = {
-    "PythonScriptStep": python_script_task,
-    "CommandStep": command_task,
-    "DatabricksStep": databricks_task,
-    "AdlaStep": adla_task,
-    "DataTransferStep": data_transfer_task,
-    "ParallelRunStep": parallel_run_task_group,
-}
-
-
 def translator_for(step: PipelineStep) -> Translator:
-    """The translator of the step's kind; ``TypeError`` for a kind amlflow cannot run."""
+    """The translator of the step's kind (``amlflow.step_kinds``); ``TypeError`` for a kind amlflow cannot run."""
+    from amlflow.step_kinds import STEP_KINDS
+
     try:
-        return TRANSLATORS[step.kind]
+        kind = STEP_KINDS[step.kind]
     except KeyError:
         raise TypeError(f"step {step.name!r}: amlflow cannot run steps of kind {step.kind}") from None
+    return kind.translator_function()

@@ -1,8 +1,8 @@
-"""Step kinds a YAML pipeline can use: every step class that ``amlflow.pipeline.steps`` exports.
+"""Step kinds a YAML pipeline can use: every kind of ``amlflow.step_kinds``.
 
 A YAML step ``kind: X`` is the class whose ``kind`` is ``X``; its other keys are that class's
-constructor arguments. A new step kind needs no registration here: exporting it from
-``amlflow.pipeline.steps`` (as the Python API needs anyway) makes it usable from YAML.
+constructor arguments. A new step kind needs no registration here: its entry in ``amlflow.step_kinds``
+makes it usable from YAML, with its schema derived from its constructor.
 """
 
 from __future__ import annotations
@@ -16,14 +16,9 @@ from amlflow.pipeline.core.builder import PipelineStep
 @functools.cache
 def step_kinds() -> dict[str, type[PipelineStep]]:
     """Step kind name -> class."""
-    import amlflow.pipeline.steps as steps
+    from amlflow.step_kinds import STEP_KINDS
 
-    kinds = {}
-    for name in steps.__all__:
-        cls = getattr(steps, name)
-        if isinstance(cls, type) and issubclass(cls, PipelineStep):
-            kinds[cls.kind] = cls
-    return dict(sorted(kinds.items()))
+    return {name: STEP_KINDS[name].definition_class() for name in sorted(STEP_KINDS)}
 
 
 def constructor_parameters(cls: type) -> dict[str, inspect.Parameter]:

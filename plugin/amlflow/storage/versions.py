@@ -7,6 +7,8 @@ them writes it and the other, having lost the race, looks at what was written an
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import TYPE_CHECKING, TypeVar
 
 from amlflow.exceptions import UserErrorException
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
     from amlflow.storage.base import DatastoreBackend
 
 T = TypeVar("T")
+
+#: A version file: ``<N>.json``, N from 1, no leading zero
+VERSION_FILE = re.compile(r"^([1-9][0-9]*)\.json$")
 
 #: How many taken versions a registration steps over before it gives up (only concurrent writers take them).
 MAX_RACES = 100
@@ -49,3 +54,32 @@ def claim_version(
             return version, taken
         version += 1
     raise error(f"{what}: could not take a new version ({MAX_RACES} were taken meanwhile)")
+
+
+def versions_in(backend: DatastoreBackend, folder: str) -> list[int]:
+    """The versions whose files (``<N>.json``) are directly in ``folder``, in order."""
+    found = []
+    for info in backend.list_files(folder):
+        matched = VERSION_FILE.match(posixpath.basename(info.path))
+        if matched and posixpath.dirname(info.path) == folder:
+            found.append(int(matched.group(1)))
+    return sorted(found)
+
+
+def all_versions_in(backend: DatastoreBackend, root: str) -> list[tuple[str, int]]:
+    """Every ``(name, version)`` whose file is ``<root>/<name>/<N>.json``."""
+    found = []
+    for info in backend.list_files(root):
+        folder, base = posixpath.split(info.path)
+        matched = VERSION_FILE.match(base)
+        if matched and posixpath.dirname(folder) == root:
+            found.append((posixpath.basename(folder), int(matched.group(1))))
+    return found
+
+
+def latest_versions_in(backend: DatastoreBackend, root: str) -> dict[str, int]:
+    """Each name's highest version under ``root``, by name."""
+    latest: dict[str, int] = {}
+    for name, version in all_versions_in(backend, root):
+        latest[name] = max(latest.get(name, 0), version)
+    return latest

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from amlflow.core.databricks import LIBRARY_PARAMETERS, library_to_api
@@ -181,6 +182,30 @@ class DatabricksStep(PipelineStep):
     def entry_point(self) -> str:
         """Which of ``ENTRY_POINTS`` this step runs (valid steps have exactly one)."""
         return next(field for field in ENTRY_POINTS if getattr(self, field) is not None)
+
+    def entry_spec(self, spec: Callable[[Any], Any], default_source_directory: str | None) -> dict[str, Any]:
+        """What runs, for ``DatabricksStepOperator(entry=...)``: ``kind`` (notebook, jar, python, python_upload) and
+        its Jobs API fields, each parameter given as ``spec`` makes it (data as its port, parameters as Jinja).
+        """
+        kind = self.entry_point()
+        if kind == "notebook_path":
+            params = self.notebook_params or {}
+            return {
+                "kind": "notebook",
+                "notebook_path": self.notebook_path,
+                "base_parameters": {key: spec(value) for key, value in params.items()},
+            }
+        parameters = list(map(spec, self.command_line()))
+        if kind == "main_class_name":
+            return {"kind": "jar", "main_class_name": self.main_class_name, "parameters": parameters}
+        if kind == "python_script_name":
+            return {
+                "kind": "python_upload",
+                "script_name": self.python_script_name,
+                "source_directory": self.source_directory(default_source_directory),
+                "parameters": parameters,
+            }
+        return {"kind": "python", "python_file": self.python_script_path, "parameters": parameters}
 
     def library_specs(self) -> list[dict[str, Any]]:
         """Every library as a Jobs API ``libraries`` entry."""
