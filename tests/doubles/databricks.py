@@ -3,7 +3,8 @@
 No Databricks emulator exists; this double speaks the documented API (docs.databricks.com/api/azure/workspace):
 ``POST /api/2.2/jobs/runs/submit``, ``GET /api/2.2/jobs/runs/get``, ``GET /api/2.2/jobs/runs/get-output``,
 ``POST /api/2.2/jobs/runs/cancel``, ``POST /api/2.0/dbfs/{mkdirs,create,add-block,close,delete}``,
-``GET /api/2.0/dbfs/{list,read,get-status}`` and ``GET /api/2.1/clusters/get``. It checks the bearer token,
+``GET /api/2.0/dbfs/{list,read,get-status}``, ``GET /api/2.0/workspace/export`` and
+``GET /api/2.1/clusters/get``. It checks the bearer token,
 validates each body against the documented request schema (400 ``INVALID_PARAMETER_VALUE`` otherwise, as
 Databricks answers), honours ``idempotency_token``, and records every request so tests can assert what was
 submitted and cancelled.
@@ -11,8 +12,9 @@ submitted and cancelled.
 What a run does is played by a ``Play`` registered for its notebook, script or main class: how long it is
 pending and running (``None``: it never ends), how it ends (``SUCCESS``/``FAILED``), its output, and an
 optional ``work`` callable standing in for the notebook's code (it receives the submitted task, e.g. to read
-its input URIs and write its outputs). ``fail_next`` makes the next calls to an endpoint answer 5xx after
-doing their work, like a response lost on the way back.
+its input URIs and write its outputs). The workspace holds every notebook a run may name: its source is
+what ``notebooks`` has for its path, else a one-line stand-in naming it. ``fail_next`` makes the next calls
+to an endpoint answer 5xx after doing their work, like a response lost on the way back.
 """
 
 from __future__ import annotations
@@ -240,12 +242,14 @@ class DatabricksDouble(servers.Served):
     requests: list[Recorded] = field(default_factory=list)
     clusters: dict[str, str] = field(default_factory=dict)
     dbfs: dict[str, bytes] = field(default_factory=dict)
+    notebooks: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._lock = threading.RLock()
         self._runs: dict[int, _Run] = {}
         self._tokens: dict[str, int] = {}
         self._handles: dict[int, tuple[str, bytearray]] = {}
+        self._modified: dict[str, int] = {}
         self._failures: dict[str, list[int]] = {}
         self._next_id = 1000
         self._server: ThreadingHTTPServer | None = None
@@ -257,6 +261,12 @@ class DatabricksDouble(servers.Served):
     def play(self, entry: str, play: Play) -> None:
         """How runs of this notebook path, python file (its name) or main class go."""
         self.plays[entry] = play
+
+    def write_dbfs(self, path: str, data: bytes) -> None:
+        """Put a file on DBFS as an upload does (its modification time is now)."""
+        with self._lock:
+            self.dbfs[path] = data
+            self._modified[path] = time.time_ns() // 1_000_000
 
     def fail_next(self, endpoint: str, times: int = 1, status: int = 500) -> None:
         """The next ``times`` calls to ``endpoint`` (``jobs/runs/submit``...) do their work, then answer ``status``."""
@@ -295,6 +305,8 @@ class DatabricksDouble(servers.Served):
             route = self._dbfs
         elif endpoint.startswith("dbfs/") and version == "2.0" and method == "GET":
             route = self._dbfs_read
+        elif (method, endpoint, version) == ("GET", "workspace/export", "2.0"):
+            route = self._export
         elif version in ("2.1", "2.2") and (method, endpoint) in routes:
             route = routes[(method, endpoint)]
         else:
@@ -427,8 +439,16 @@ class DatabricksDouble(servers.Served):
             self._handles[body["handle"]][1].extend(base64.b64decode(body["data"]))
             return 200, {}
         path, data = self._handles.pop(body["handle"])
-        self.dbfs[path] = bytes(data)
+        self.write_dbfs(path, bytes(data))
         return 200, {}
+
+    def _export(self, endpoint: str, query: dict[str, Any]) -> tuple[int, Any]:
+        """``workspace/export`` of a notebook in ``SOURCE`` format: its source, base64-encoded."""
+        path = str(query.get("path", ""))
+        if query.get("format", "SOURCE") != "SOURCE" or not path.startswith("/"):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE", "message": f"cannot export {path!r} that way"}
+        source = self.notebooks.get(path, f"# Databricks notebook source\n# {path}\n")
+        return 200, {"content": base64.b64encode(source.encode()).decode(), "file_type": "py"}
 
     def _dbfs_read(self, endpoint: str, query: dict[str, Any]) -> tuple[int, Any]:
         """``list`` (a folder's children, or the one file), ``get-status`` and ``read`` (at most 1 MB)."""
@@ -439,7 +459,9 @@ class DatabricksDouble(servers.Served):
 
         def status(item: str) -> dict[str, Any]:
             if item in self.dbfs:
-                return {"path": item, "is_dir": False, "file_size": len(self.dbfs[item]), "modification_time": 1}
+                # A file a test put in ``dbfs`` directly has no upload time: it counts as written at 1 ms.
+                modified = self._modified.get(item, 1)
+                return {"path": item, "is_dir": False, "file_size": len(self.dbfs[item]), "modification_time": modified}
             return {"path": item, "is_dir": True, "file_size": 0, "modification_time": 1}
 
         if path not in self.dbfs and not children:

@@ -108,3 +108,12 @@ failing = DatabricksStep(
     name="failing", num_workers=1, notebook_path="/Shared/failing", compute_target=compute, allow_reuse=False
 )
 Pipeline(ws, [failing]).as_dag("databricks_failure", default_args=FAST)
+
+# -- reuse: an unchanged notebook and DBFS script run once ---------------------------------------------
+reused_notebook = DatabricksStep(
+    name="reused_notebook", num_workers=1, notebook_path="/Shared/reused", compute_target=compute
+)
+reused_script = DatabricksStep(
+    name="reused_script", num_workers=1, python_script_path="dbfs:/scripts/reused.py", compute_target=compute
+)
+Pipeline(ws, [reused_notebook, reused_script]).as_dag("databricks_reuse", default_args=FAST)

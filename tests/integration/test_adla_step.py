@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import DAGS
 from tests.doubles.adla import Outcome, usql_error
 from tests.fixtures.adla_double import ADLA_CONN_ID
-from tests.pipelines import output_location, run_dag, task_states
+from tests.pipelines import output_location, raw_xcom, run_dag, task_states
 
 DAG_FILE = os.path.join(DAGS, "adla_pipelines.py")
 SCRIPTS = os.path.join(DAGS, "adla_scripts")
@@ -197,3 +197,28 @@ def test_the_hook_reports_what_the_service_refuses_without_secrets(adla_double):
     assert adla_double.client_secret not in message
     with pytest.raises(AdlaJobError, match="answered 404: JobNotFound"):
         hook.get_job("1f8fad5b-d9cb-469f-a165-70867728950e")
+
+
+def test_an_unchanged_job_is_reused_and_an_edited_script_runs_again(adla_pipelines, adla_double):
+    from amlflow.runtime.reuse import REUSE_XCOM_KEY
+
+    conf = {"skip_word": f"probe-{time.time_ns()}"}  # a value no other run used: the first run cannot reuse
+    first = run_dag(adla_pipelines, "adla_words", conf)
+    again = run_dag(adla_pipelines, "adla_words", conf)
+    assert task_states(again) == {"filter_words": "success", "count.py": "success"}
+    assert [b for b in adla_double.submitted("adla_words.") if again.run_id in b["name"]] == []
+    reused = json.loads(raw_xcom(again, "filter_words", REUSE_XCOM_KEY))
+    assert reused["reused_run_id"] == first.run_id and reused["reused_task_id"] == "filter_words"
+    assert output_location(again, "filter_words", "kept") == output_location(first, "filter_words", "kept")
+
+    script = os.path.join(SCRIPTS, "filter.usql")
+    try:
+        with open(script, "a") as handle:
+            handle.write("// edited\n")
+        edited = run_dag(adla_pipelines, "adla_words", conf)
+    finally:
+        with open(script, "w") as handle:
+            handle.write(USQL)
+    [body] = [b for b in adla_double.submitted("adla_words.") if edited.run_id in b["name"]]
+    assert body["properties"]["script"].endswith("// edited\n")
+    assert raw_xcom(edited, "filter_words", REUSE_XCOM_KEY) is None

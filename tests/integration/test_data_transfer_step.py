@@ -11,7 +11,7 @@ import pytest
 
 from tests.byte_meter import ByteMeter
 from tests.conftest import DAGS
-from tests.pipelines import output_location, run_dag, task_states
+from tests.pipelines import output_location, raw_xcom, run_dag, task_states
 
 DAG_FILE = os.path.join(DAGS, "transfer_pipelines.py")
 SCRIPTS = os.path.join(DAGS, "transfer_scripts")
@@ -62,6 +62,10 @@ Pipeline(ws, [up]).publish(name="transfer_local_to_blob")
 down = transfer("download", DataReference(src, path_on_datastore="one.csv"),
                 DataReference(local, path_on_datastore="from_blob/renamed.csv"), source_reference_type="FILE")
 Pipeline(ws, [down]).publish(name="transfer_blob_to_local")
+
+again = transfer("copy_again", DataReference(src, path_on_datastore="again/one.csv"),
+                 DataReference(dst, path_on_datastore="again/one.csv"), source_reference_type="file")
+Pipeline(ws, [again]).publish(name="transfer_again")
 
 missing = transfer("copy_missing", DataReference(src, path_on_datastore="no/such/prefix"),
                    DataReference(dst, path_on_datastore="never"))
@@ -218,3 +222,23 @@ def test_blob_to_blob_across_accounts_is_server_side_with_a_read_sas(azurite_fac
     assert moved < 5 * FILE_SIZE / 10, f"{moved} bytes went through the worker"
     assert dest.read_bytes("copied/part-3.bin") == payload(3)
     assert {f.size for f in dest.list_files("copied")} == {FILE_SIZE}
+
+
+def test_an_unchanged_copy_is_reused_and_changed_source_data_is_copied_again(transfer_pipelines, azurite):
+    from amlflow.runtime.reuse import REUSE_XCOM_KEY
+
+    source, copied = azurite.container("transfer-src"), azurite.container("transfer-dst")
+    source.upload_blob("again/one.csv", b"id\n1\n", overwrite=True)
+    first = run_dag(transfer_pipelines, "transfer_again")
+    tag = copied.get_blob_client("again/one.csv").get_blob_properties().etag
+    again = run_dag(transfer_pipelines, "transfer_again")
+    assert task_states(again) == {"copy_again": "success"}
+    reused = json.loads(raw_xcom(again, "copy_again", REUSE_XCOM_KEY))
+    assert reused["reused_run_id"] == first.run_id
+    assert copied.get_blob_client("again/one.csv").get_blob_properties().etag == tag  # nothing was copied
+
+    source.upload_blob("again/one.csv", b"id\n2\n", overwrite=True)
+    changed = run_dag(transfer_pipelines, "transfer_again")
+    assert raw_xcom(changed, "copy_again", REUSE_XCOM_KEY) is None
+    assert copied.download_blob("again/one.csv").readall() == b"id\n2\n"
+    assert output_location(changed, "copy_again", "_data_transfer_output") is not None

@@ -64,6 +64,12 @@ def stack(airflow_stack, databricks_double: DatabricksDouble):
     double.play("score.py", Play(running=1, logs="scored", work=write_scores))
     double.play("com.example.Aggregate", Play(running=1))
     double.clusters["0101-120000-abcd123"] = "RUNNING"
+    # The code the runs execute from DBFS, as the workspace would hold it (the steps look it up).
+    double.write_dbfs("/scripts/train.py", b"print('training')\n")
+    double.write_dbfs("/jars/aggregate.jar", b"PK\x03\x04 aggregate")
+    double.write_dbfs("/scripts/reused.py", b"print('first version')\n")
+    double.play("/Shared/reused", Play(pending=0, running=0))
+    double.play("reused.py", Play(pending=0, running=0))
     table = os.path.join(airflow_stack.datastore_root, "workspaceblobstore", "databricks-inputs", "table.csv")
     os.makedirs(os.path.dirname(table), exist_ok=True)
     with open(table, "w") as handle:
@@ -72,7 +78,13 @@ def stack(airflow_stack, databricks_double: DatabricksDouble):
         airflow_stack.install_dag(os.path.join(HERE, "databricks_pipeline.py"), "databricks_pipeline"),
         airflow_stack.install_dag(
             os.path.join(HERE, "databricks_cases.py"),
-            ["databricks_entry_points", "databricks_hold", "databricks_timeout", "databricks_failure"],
+            [
+                "databricks_entry_points",
+                "databricks_hold",
+                "databricks_timeout",
+                "databricks_failure",
+                "databricks_reuse",
+            ],
         ),
     ]
     for dag_id in (
@@ -81,6 +93,7 @@ def stack(airflow_stack, databricks_double: DatabricksDouble):
         "databricks_hold",
         "databricks_timeout",
         "databricks_failure",
+        "databricks_reuse",
     ):
         status, answer = airflow_stack.request("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         assert status == 200, answer
@@ -296,3 +309,30 @@ def test_a_failed_run_fails_the_task_with_its_message_and_url(stack, databricks_
     assert "ZeroDivisionError: division by zero" in log
     assert databricks_double._page(databricks_double._runs[dbx_run]) in log
     assert len(databricks_double.submitted("/Shared/failing")) == 1  # a failed run is not run again
+
+
+def test_an_unchanged_run_is_reused_and_edited_code_in_the_workspace_runs_again(stack, databricks_double):
+    double = databricks_double
+
+    def run_reuse() -> tuple[str, dict[str, int]]:
+        before = {entry: len(double.submitted(entry)) for entry in ("/Shared/reused", "reused.py")}
+        run_id = stack.trigger("databricks_reuse")
+        run = wait(stack, "databricks_reuse", run_id)
+        assert run["state"] == "success", stack.task_states("databricks_reuse", run_id)
+        return run_id, {entry: len(double.submitted(entry)) - before[entry] for entry in before}
+
+    first, submitted = run_reuse()
+    assert submitted == {"/Shared/reused": 1, "reused.py": 1}
+    again, submitted = run_reuse()
+    assert submitted == {"/Shared/reused": 0, "reused.py": 0}
+    for task_id in ("reused_notebook", "reused_script"):
+        reused = stack.xcom("databricks_reuse", again, task_id, "amlflow_reuse")
+        assert reused["reused_run_id"] == first and reused["reused_task_id"] == task_id
+
+    # The notebook edited in the workspace, the script replaced on DBFS: each runs again.
+    double.notebooks["/Shared/reused"] = "# Databricks notebook source\nprint('edited')\n"
+    _, submitted = run_reuse()
+    assert submitted == {"/Shared/reused": 1, "reused.py": 0}
+    double.write_dbfs("/scripts/reused.py", b"print('second version')\n")
+    _, submitted = run_reuse()
+    assert submitted == {"/Shared/reused": 0, "reused.py": 1}

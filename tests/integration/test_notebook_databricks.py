@@ -307,6 +307,9 @@ def databricks_notebook(airflow_stack, databricks_double, tmp_path_factory):
     double.play("com.microsoft.aeva.Main", Play(pending=0, running=0, logs="In Main"))
     double.clusters[CLUSTER] = "TERMINATED"
     double.dbfs["/FileStore/testdata.txt"] = TESTDATA.encode()
+    # The script and JAR the notebook names by DBFS path, there as on the real workspace.
+    double.write_dbfs(SETTINGS["DATABRICKS_PYTHON_SCRIPT_PATH"].removeprefix("dbfs:"), b"print('In train.py')\n")
+    double.write_dbfs(SETTINGS["DATABRICKS_JAR_LIB_PATH"].removeprefix("dbfs:"), b"PK\x03\x04 Main")
     folder = tmp_path_factory.mktemp("databricks_notebook")
     (folder / ".azureml").mkdir()
     (folder / ".azureml" / "config.json").write_text(json.dumps({"api_url": airflow_stack.url, "username": "admin"}))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -14,11 +15,10 @@ from airflow.sdk import BaseOperator
 from amlflow import config
 from amlflow.exceptions import StepFailedError
 from amlflow.hooks.adla import ENDED, AdlaHook, describe_errors, job_summary
-from amlflow.runtime.asset_events import describe_outputs
+from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, resolve_input
-from amlflow.runtime.written_outputs import clear_output, commit_written_output
-from amlflow.storage import get_backend
-from amlflow.storage.location import output_path
+from amlflow.runtime.lifecycle import StepLifecycle
+from amlflow.runtime.written_outputs import clear_output, commit_written_outputs, output_place
 
 #: Azure ML's script templating: ``@@name@@`` for an input, an output or a parameter.
 PLACEHOLDER = re.compile(r"@@([^@\s]+)@@")
@@ -95,28 +95,28 @@ class AdlaStepOperator(BaseOperator):
     def _hook(self) -> AdlaHook:
         return AdlaHook(self.adla_conn_id, self.account_name)
 
-    def _output_paths(self, ti: Any) -> dict[str, tuple[Any, str]]:
-        return {
-            spec["name"]: (
-                get_backend(spec.get("datastore") or config.get("default_datastore")),
-                output_path(ti.dag_id, ti.run_id, ti.task_id, spec["name"]),
-            )
-            for spec in self.outputs
-        }
-
     def execute(self, context: Any) -> None:
-        """Submit the U-SQL script, its ``@@name@@`` placeholders filled in, as an ADLA job; defer until it ends."""
+        """Submit the U-SQL script, its ``@@name@@`` placeholders filled in, as an ADLA job; defer until it ends
+        (unless an identical earlier job's outputs stand in)."""
         ti = context["ti"]
-        values: dict[str, str] = {}
-        for spec in self.inputs:
-            backend, path = resolve_input(spec, locate_input(spec, ti))
-            values[spec["name"]] = backend.uri(path)
-        for name, (backend, path) in self._output_paths(ti).items():
-            clear_output(backend, path)
-            values[name] = backend.uri(path)
-        values.update({key: str(value) for key, value in self.step_params.items()})
+        located = [(spec, locate_input(spec, ti)) for spec in self.inputs]
         with open(os.path.join(self.source_directory, self.script_name), encoding="utf-8") as handle:
-            script, unknown = substitute(handle.read(), values)
+            template = handle.read()
+        fingerprint = self._fingerprint(template, located)
+        lifecycle = StepLifecycle(context, self.outputs, fingerprint, self.allow_reuse, self.log)
+        if lifecycle.reused("no ADLA job is submitted"):
+            return
+        lifecycle.hold()
+        values: dict[str, str] = {}
+        for spec, where in located:
+            backend, path = resolve_input(spec, where)
+            values[spec["name"]] = backend.uri(path)
+        for spec in self.outputs:
+            backend, path = output_place(ti, spec)
+            clear_output(backend, path)
+            values[spec["name"]] = backend.uri(path)
+        values.update({key: str(value) for key, value in self.step_params.items()})
+        script, unknown = substitute(template, values)
         if unknown:
             self.log.warning(
                 "%s: no input, output or param named %s; left as written",
@@ -183,11 +183,28 @@ class AdlaStepOperator(BaseOperator):
         if job.get("result") != "Succeeded":
             detail = "; ".join(errors) or "the service gave no error message"
             raise StepFailedError(f"step {self.task_id!r}: ADLA job {job_id} ended {job.get('result')}: {detail}")
-        ti = context["ti"]
-        committed = {name: commit_written_output(*where) for name, where in self._output_paths(ti).items()}
-        for name, location in committed.items():
-            ti.xcom_push(key=name, value=location.to_xcom())
-        describe_outputs(context, self.outputs, committed)
+        committed = commit_written_outputs(context["ti"], self.outputs)
+        StepLifecycle.resumed(context, self.outputs, self.allow_reuse, self.log).finish(committed)
+
+    def _fingerprint(self, template: str, located: list[tuple[dict[str, Any], Any]]) -> str:
+        """What the job computes: the script as written (before ``@@name@@``), its params, account and inputs."""
+        return step_fingerprint(
+            kind="AdlaStep",
+            name=self.task_id,
+            code=hashlib.sha256(template.encode()).hexdigest(),
+            script_name=self.script_name,
+            arguments=[],
+            params={key: str(value) for key, value in self.step_params.items()},
+            compute={
+                "target": self.compute_target,
+                "account_name": self.account_name,
+                "degree_of_parallelism": self.degree_of_parallelism,
+                "priority": self.priority,
+                "runtime_version": self.runtime_version,
+            },
+            inputs=located,
+            outputs=self.outputs,
+        )
 
     def on_kill(self) -> None:
         """Killed on the worker (before deferring): cancel the job this try submitted."""

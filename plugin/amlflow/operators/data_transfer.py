@@ -11,13 +11,15 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from amlflow.exceptions import StepFailedError
-from amlflow.runtime.asset_events import describe_outputs
+from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, resolve_input
+from amlflow.runtime.lifecycle import StepLifecycle
 from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.runtime.written_outputs import commit_written_output
 from amlflow.storage import DatastoreBackend, FileInfo, get_backend, leases
 from amlflow.storage.base import join
 from amlflow.storage.local import LocalBackend
+from amlflow.storage.location import DataLocation
 from amlflow.storage.manifest import Manifest
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -70,16 +72,42 @@ class DataTransferStepOperator(BaseOperator):
         self.allow_reuse = allow_reuse
 
     def execute(self, context: Any) -> None:
-        """Copy the source to the destination, as one step try."""
+        """Copy the source to the destination, as one step try, unless an identical earlier copy stands."""
         with step_try(context, self.log, [], self._retries_are_ours):
-            self._copy(context)
+            self._execute(context)
 
-    def _copy(self, context: Any) -> None:
-        ti = context["ti"]
+    def _execute(self, context: Any) -> None:
         spec = self.inputs[0]
-        if spec["kind"] == "SqlDataReference":
-            return self._export(context, spec)
-        source, source_path = resolve_input(spec, locate_input(spec, ti))
+        is_query = spec["kind"] == "SqlDataReference"
+        where = None if is_query else locate_input(spec, context["ti"])
+        fingerprint = step_fingerprint(
+            kind="DataTransferStep",
+            name=self.task_id,
+            code="",
+            script_name="",
+            arguments=[],
+            params={
+                "destination": self.destination,
+                "source_reference_type": self.source_reference_type,
+                "destination_reference_type": self.destination_reference_type,
+                "query": spec if is_query else None,
+            },
+            compute=self.compute_target,
+            inputs=[] if is_query else [(spec, where)],
+            outputs=self.outputs,
+        )
+        # A query's rows change while its text stays the same, and amlflow cannot fingerprint rows: it
+        # exports them every time rather than hand on stale ones.
+        if is_query and self.allow_reuse:
+            self.log.info("The source is a SqlDataReference, whose rows cannot be fingerprinted: it is exported again")
+        lifecycle = StepLifecycle(context, self.outputs, fingerprint, self.allow_reuse and not is_query, self.log)
+        if lifecycle.reused("nothing is copied"):
+            return
+        location = self._export(spec) if is_query else self._copy(spec, where)
+        lifecycle.finish({self.outputs[0]["name"]: location})
+
+    def _copy(self, spec: dict[str, Any], where: Any) -> DataLocation:
+        source, source_path = resolve_input(spec, where)
         dest = get_backend(self.destination["datastore"])
         dest_root = self.destination["path"].strip("/")
         files = source.list_files(source_path)
@@ -111,7 +139,7 @@ class DataTransferStepOperator(BaseOperator):
             dest.uri(copy_to),
             dest.kind,
         )
-        self._place(context, source, copy_from, files, dest, copy_to, placed, dest_root)
+        return self._place(source, copy_from, files, dest, copy_to, placed, dest_root)
 
     def _uncommit(self, dest: DatastoreBackend, dest_root: str) -> None:
         """From here until the new manifest, no step reads the destination."""
@@ -122,7 +150,6 @@ class DataTransferStepOperator(BaseOperator):
 
     def _place(
         self,
-        context: Any,
         source: DatastoreBackend,
         copy_from: str,
         files: list[FileInfo],
@@ -130,16 +157,14 @@ class DataTransferStepOperator(BaseOperator):
         copy_to: str,
         placed: dict[str, str],
         dest_root: str,
-    ) -> None:
-        """Copy, check every file, commit the destination and push its location as the step's output."""
+    ) -> DataLocation:
+        """Copy, check every file, commit the destination; return its location."""
         dest.copy_from(source, copy_from, copy_to)
         checked = self._verify(source, files, dest, placed, dest_root)
         self.log.info("Verified %d files: sizes, and %s", len(files), checked)
-        location = commit_written_output(dest, dest_root)
-        context["ti"].xcom_push(key=self.outputs[0]["name"], value=location.to_xcom())
-        describe_outputs(context, self.outputs, {self.outputs[0]["name"]: location})
+        return commit_written_output(dest, dest_root)
 
-    def _export(self, context: Any, spec: dict[str, Any]) -> None:
+    def _export(self, spec: dict[str, Any]) -> DataLocation:
         """A SqlDataReference: its rows as one CSV file at the destination, checked, then committed."""
         from amlflow.storage.sql import SqlBackend
 
@@ -171,7 +196,7 @@ class DataTransferStepOperator(BaseOperator):
                 dest.uri(target),
                 dest.kind,
             )
-            self._place(context, exported, "rows.csv", files, dest, target, {"rows.csv": target}, dest_root)
+            return self._place(exported, "rows.csv", files, dest, target, {"rows.csv": target}, dest_root)
 
     def _verify(
         self,

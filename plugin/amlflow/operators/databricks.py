@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import Any
@@ -34,17 +34,18 @@ from airflow.providers.databricks.operators.databricks import (
 from airflow.providers.databricks.triggers.databricks import DatabricksExecutionTrigger
 from airflow.providers.databricks.utils.databricks import validate_trigger_event
 from airflow.sdk.definitions.param import ParamsDict
-from airflow.sdk.exceptions import AirflowFailException, TaskDeferralTimeout
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferralTimeout
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError
-from amlflow.hooks.databricks import DatabricksStepHook
-from amlflow.runtime.asset_events import describe_outputs
+from amlflow.hooks.databricks import DatabricksStepHook, uploaded_files
+from amlflow.runtime.fingerprint import digest, step_fingerprint
 from amlflow.runtime.inputs import locate_input, resolve_input
+from amlflow.runtime.lifecycle import StepLifecycle
 from amlflow.runtime.tries import step_retry_arguments
-from amlflow.runtime.written_outputs import clear_output, commit_written_output
-from amlflow.storage import dbfs, get_backend
-from amlflow.storage.location import output_path, run_path
+from amlflow.runtime.written_outputs import clear_output, commit_written_outputs, output_place
+from amlflow.storage import dbfs
+from amlflow.storage.location import run_path
 
 
 class RunFailedError(StepFailedError, AirflowFailException):
@@ -134,6 +135,10 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
             self._uris = {**self._input_uris(ti), **self._output_uris(ti)}
             self.tasks = [self._task_body(ti)]
             self.idempotency_token = _idempotency_token(ti)
+            lifecycle = StepLifecycle(context, self.outputs, self._step_fingerprint(ti), self.allow_reuse, self.log)
+            if lifecycle.reused("no Databricks run is submitted"):
+                return None
+            lifecycle.hold()
             if self._race_retry_only and ti.try_number > 1:
                 self._stop_if_stored_run_failed(context)
             return self.execute_resumable(context)
@@ -143,7 +148,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         ti = context["ti"]
         self._check_cluster()
         for spec in self.outputs:
-            clear_output(*self._output_place(ti, spec))
+            clear_output(*output_place(ti, spec))
         if self.entry["kind"] == "python_upload":
             self._upload_source(ti)
         run_id = super().submit_job(context)
@@ -201,11 +206,54 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
         """The run succeeded: show its output, then commit every output folder it wrote."""
         self.run_id = int(external_id)
         self._log_run_output(self.run_id)
-        ti = context["ti"]
-        committed = {spec["name"]: commit_written_output(*self._output_place(ti, spec)) for spec in self.outputs}
-        for name, location in committed.items():
-            ti.xcom_push(key=name, value=location.to_xcom())
-        describe_outputs(context, self.outputs, committed)
+        lifecycle = StepLifecycle.resumed(context, self.outputs, self.allow_reuse, self.log)
+        lifecycle.finish(commit_written_outputs(context["ti"], self.outputs))
+
+    # -- what the run computes -----------------------------------------------------------------------
+    def _step_fingerprint(self, ti: Any) -> str:
+        """The run's code (``_code_version``), its entry and parameters as rendered, its cluster, libraries
+        and data."""
+        entry = {key: value for key, value in self.entry.items() if key != "source_directory"}
+        return step_fingerprint(
+            kind="DatabricksStep",
+            name=self.task_id,
+            code=self._code_version(),
+            script_name=entry.get("notebook_path") or entry.get("script_name") or entry.get("python_file") or "",
+            arguments=[],
+            params={"entry": entry},
+            compute={"target": self.compute_target, "cluster": self.cluster, "libraries": self.step_libraries},
+            inputs=[(spec, locate_input(spec, ti)) for spec in self.inputs],
+            outputs=self.outputs,
+        )
+
+    def _code_version(self) -> str:
+        """What changes when the code the run executes changes: the content of an uploaded
+        ``source_directory``, a workspace notebook's source, the size and modification time of a DBFS script
+        and of each DBFS library."""
+        entry = self.entry
+        versions: list[Any] = []
+        if entry["kind"] == "python_upload":
+            versions.append([[rel, _file_digest(path)] for rel, path in uploaded_files(entry["source_directory"])])
+        elif entry["kind"] == "notebook":
+            versions.append(self._look_up("notebook", entry["notebook_path"], self._hook.notebook_digest))
+        elif entry["kind"] == "python":
+            versions.append(self._look_up("python_script_path", entry["python_file"], self._hook.dbfs_file_version))
+        for library in self.step_libraries:
+            for value in library.values():
+                if isinstance(value, str) and value.startswith("dbfs:/"):
+                    versions.append(self._look_up("library", value, self._hook.dbfs_file_version))
+        return digest(versions)
+
+    def _look_up(self, what: str, path: str, look: Callable[[str], Any]) -> Any:
+        try:
+            return look(path)
+        except AirflowException as error:
+            if "RESOURCE_DOES_NOT_EXIST" not in str(error):
+                raise
+            raise StepFailedError(
+                f"step {self.task_id!r}: {what} {path} is not in Databricks workspace of connection "
+                f"{self.databricks_conn_id!r}"
+            ) from None
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Any) -> Any:
         """Come back from the trigger; a deferral that failed or timed out cancels the Databricks run first."""
@@ -277,13 +325,9 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
     def _output_uris(self, ti: Any) -> dict[str, str]:
         uris = {}
         for spec in self.outputs:
-            backend, path = self._output_place(ti, spec)
+            backend, path = output_place(ti, spec)
             uris[spec["name"]] = self._cluster_uri(backend, path, f"output {spec['name']!r}")
         return uris
-
-    def _output_place(self, ti: Any, spec: dict[str, Any]) -> tuple[Any, str]:
-        backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
-        return backend, output_path(ti.dag_id, ti.run_id, ti.task_id, spec["name"])
 
     def _cluster_uri(self, backend: Any, path: str, what: str) -> str:
         uri = backend.uri(path)
@@ -388,3 +432,8 @@ def _idempotency_token(ti: Any) -> str:
     """One token per try (at most 64 characters): an HTTP retry of ``runs/submit`` returns the same run."""
     key = f"{ti.dag_id}/{ti.run_id}/{ti.task_id}/{ti.map_index}/{ti.try_number}"
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -28,12 +28,12 @@ from amlflow.runtime import mini_batches, reuse
 from amlflow.runtime.arguments import data_environment, resolve_argv
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, stage_inputs
+from amlflow.runtime.lifecycle import StepLifecycle
 from amlflow.runtime.outputs import StagedOutputs
 from amlflow.runtime.parallel_driver import INIT_FAILED
 from amlflow.runtime.script import ScriptProcess
 from amlflow.runtime.script_env import run_variables, script_environment
 from amlflow.runtime.snapshot import snapshot_for_run
-from amlflow.runtime.step_result import publish_step_result
 from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.storage import get_backend, leases
 from amlflow.storage.base import join
@@ -155,12 +155,9 @@ class ParallelRunPlanOperator(_ParallelRunTask):
             outputs=self.outputs,
         )
         ti.xcom_push(key=reuse.FINGERPRINT_XCOM_KEY, value=fingerprint)
-        names = [spec["name"] for spec in self.outputs]
-        earlier = reuse.reusable_run(fingerprint, self.allow_reuse, context["dag_run"].conf, names, self.log)
+        earlier = StepLifecycle(context, self.outputs, fingerprint, self.allow_reuse, self.log).earlier_run()
         if earlier is not None:
-            self.log.info(
-                "Reusing the output of %s (same fingerprint %s): no mini-batch runs", earlier.describe(), fingerprint
-            )
+            self.log.info("%s can be reused (same fingerprint %s): no mini-batch runs", earlier.describe(), fingerprint)
             ti.xcom_push(key=REUSED_XCOM_KEY, value=reuse.reuse_xcom(earlier))
             return []
         primary = located[: self.primary_inputs]
@@ -358,14 +355,14 @@ class ParallelRunGatherOperator(_ParallelRunTask):
     def _gather(self, context: Any) -> None:
         ti = context["ti"]
         fingerprint = ti.xcom_pull(task_ids=self.plan_task_id, key=reuse.FINGERPRINT_XCOM_KEY)
-        names = [spec["name"] for spec in self.outputs]
+        lifecycle = StepLifecycle(context, self.outputs, fingerprint, self.allow_reuse, self.log)
         if ti.xcom_pull(task_ids=self.plan_task_id, key=REUSED_XCOM_KEY):
-            earlier = reuse.find_reusable(fingerprint, names)
+            earlier = reuse.find_reusable(fingerprint, [spec["name"] for spec in self.outputs])
             if earlier is None:
                 raise StepFailedError(
                     f"step {self.step_name!r}: the run it was to reuse is no longer committed; run the pipeline again"
                 )
-            publish_step_result(context, self.outputs, earlier.outputs, {}, fingerprint, earlier, None)
+            lifecycle.hand_on(earlier, "no mini-batch ran", metrics=False)
             return
         batches = ti.xcom_pull(task_ids=self.plan_task_id) or []
         results = [self._result(ti, batch) for batch in batches]
@@ -381,9 +378,7 @@ class ParallelRunGatherOperator(_ParallelRunTask):
         if failures:
             self.log.warning("Within the error thresholds, these failed:\n%s", failures)
         committed, registered = self._commit(ti, results) if self.outputs else ({}, {})
-        if self.allow_reuse:
-            reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
-        publish_step_result(context, self.outputs, committed, registered, fingerprint, None, None)
+        lifecycle.finish(committed, registered)
         ti.xcom_push(key=SUMMARY_XCOM_KEY, value=_summary(results))
 
     def _result(self, ti: Any, batch: dict[str, Any]) -> mini_batches.MiniBatchResult:

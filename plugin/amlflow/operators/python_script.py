@@ -11,17 +11,17 @@ from airflow.sdk import BaseOperator
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError, StepInterruptedError
-from amlflow.runtime import reuse, run_conf
+from amlflow.runtime import run_conf
 from amlflow.runtime.arguments import data_environment, resolve_argv
-from amlflow.runtime.artifacts import StepArtifacts, read_metrics
+from amlflow.runtime.artifacts import StepArtifacts
 from amlflow.runtime.dataset_inputs import dataset_environment
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, stage_inputs
+from amlflow.runtime.lifecycle import StepLifecycle
 from amlflow.runtime.outputs import StagedOutputs
 from amlflow.runtime.script import ScriptProcess
 from amlflow.runtime.script_env import run_variables, script_environment
 from amlflow.runtime.snapshot import Snapshot, snapshot_for_run
-from amlflow.runtime.step_result import publish_step_result
 from amlflow.runtime.tries import step_retry_arguments, step_try
 from amlflow.storage import leases
 from amlflow.storage.location import DataLocation
@@ -115,21 +115,10 @@ class PythonScriptStepOperator(BaseOperator):
             inputs=located,
             outputs=self.outputs,
         )
-        names = [spec["name"] for spec in self.outputs]
-        earlier = reuse.reusable_run(fingerprint, self.allow_reuse, context["dag_run"].conf, names, self.log)
-        if earlier is not None:
-            self.log.info(
-                "Reusing the outputs of %s (same fingerprint %s): the script does not run",
-                earlier.describe(),
-                fingerprint,
-            )
-            committed, registered = earlier.outputs, {}
-            metrics = read_metrics(earlier.dag_id, earlier.run_id, earlier.task_id)
-        else:
-            committed, registered, metrics = self._run(context, snapshot, located)
-            if self.allow_reuse:
-                reuse.record(fingerprint, ti.dag_id, ti.run_id, ti.task_id, committed)
-        publish_step_result(context, self.outputs, committed, registered, fingerprint, earlier, metrics)
+        lifecycle = StepLifecycle(context, self.outputs, fingerprint, self.allow_reuse, self.log)
+        if lifecycle.reused("the script does not run"):
+            return
+        lifecycle.finish(*self._run(context, snapshot, located))
 
     def _check_snapshot(self, snapshot: Snapshot) -> None:
         """Fail the step before anything runs when the snapshot lacks its script."""

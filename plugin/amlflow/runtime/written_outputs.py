@@ -9,9 +9,12 @@ manifest written last. Until then no step reads the output, exactly as with ``St
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+from amlflow import config
+from amlflow.storage import get_backend
 from amlflow.storage.base import DatastoreBackend
-from amlflow.storage.location import DataLocation
+from amlflow.storage.location import DataLocation, output_path
 from amlflow.storage.manifest import Manifest
 
 log = logging.getLogger(__name__)
@@ -37,3 +40,14 @@ def commit_written_output(backend: DatastoreBackend, path: str) -> DataLocation:
     )
     log.info("Output committed: %d files, %d bytes at %s", len(manifest.files), manifest.total_size, location.uri)
     return location
+
+
+def output_place(ti: Any, spec: dict[str, Any]) -> tuple[DatastoreBackend, str]:
+    """Where the service writes an output of this step run: its datastore and run-scoped path."""
+    backend = get_backend(spec.get("datastore") or config.get("default_datastore"))
+    return backend, output_path(ti.dag_id, ti.run_id, ti.task_id, spec["name"])
+
+
+def commit_written_outputs(ti: Any, specs: list[dict[str, Any]]) -> dict[str, DataLocation]:
+    """Commit every output the service wrote for this step run, by name."""
+    return {spec["name"]: commit_written_output(*output_place(ti, spec)) for spec in specs}
