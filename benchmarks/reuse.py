@@ -47,7 +47,13 @@ def prepare(cpu_seconds: float) -> tuple[str, str]:
         burn = BURN.format(seconds=cpu_seconds) if step == "train.py" else ""
         with open(path, "w") as handle:
             handle.write(COUNT + burn + body)
-    use_private_airflow(home, dags, BENCH_COUNTER=os.path.join(home, "executed.txt"))
+    # A step script sees only the worker variables ``[amlflow] script_environment_passthrough`` names.
+    use_private_airflow(
+        home,
+        dags,
+        BENCH_COUNTER=os.path.join(home, "executed.txt"),
+        AIRFLOW__AMLFLOW__SCRIPT_ENVIRONMENT_PASSTHROUGH="PATH,HOME,TMPDIR,BENCH_COUNTER",
+    )
     subprocess.run([sys.executable, os.path.join(dags, "compare_models", "upload_data.py")], check=True)
     return dag_file, os.environ["BENCH_COUNTER"]
 

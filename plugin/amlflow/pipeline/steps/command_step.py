@@ -5,18 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from amlflow.core.runconfig import distributed_problem
 from amlflow.core.script_run_config import ScriptRunConfig
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.steps.python_script_step import PythonScriptStep
-
-#: Azure ML's ``runconfig_pipeline_params`` keys: all set how many nodes or processes a run takes.
-_DISTRIBUTED_PIPELINE_PARAMS = (
-    "NodeCount",
-    "MpiProcessCountPerNode",
-    "TensorflowWorkerCount",
-    "TensorflowParameterServerCount",
-)
 
 
 class CommandStep(PythonScriptStep):
@@ -117,25 +108,9 @@ class CommandStep(PythonScriptStep):
         wiring = super().validate_wiring()
         return [("command", *rest) if field == "arguments" else (field, *rest) for field, *rest in wiring]
 
-    def validate_step(self, pipeline: Any) -> list[tuple[str, str]]:
-        """The base rules, plus a runconfig amlflow can run (one process: no distributed job, no node or process
-        counts).
-        """
-        errors = super().validate_step(pipeline)
-        problem = distributed_problem(self.runconfig)
-        if problem:
-            field = "runconfig" if self.script_run_config is None else "runconfig (its distributed_job_config)"
-            errors.append((field, problem))
-        counts = sorted(set(self.runconfig_pipeline_params) & set(_DISTRIBUTED_PIPELINE_PARAMS))
-        if counts:
-            errors.append(
-                (
-                    "runconfig_pipeline_params",
-                    f"{', '.join(counts)}: amlflow runs a step as one process, so node and process counts can "
-                    "not be set at run time; leave them out",
-                )
-            )
-        return errors
+    def distributed_field(self) -> str:
+        """A ScriptRunConfig's distributed settings are its ``distributed_job_config``."""
+        return "runconfig" if self.script_run_config is None else "runconfig (its distributed_job_config)"
 
     def _validate_script(self, default_source_directory: str | None) -> list[tuple[str, str]]:
         # The command may be one the compute has (``ls``); only the folder it runs in must exist.

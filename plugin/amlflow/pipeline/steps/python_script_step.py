@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from amlflow.core.environment import missing_here
+from amlflow.core.runconfig import distributed_problem
 from amlflow.exceptions import UserErrorException
 from amlflow.pipeline.core.builder import PipelineStep
 
@@ -14,6 +15,15 @@ from amlflow.pipeline.core.builder import PipelineStep
 def parameter_env_name(name: str) -> str:
     """Azure ML's environment variable for a step parameter: ``AML_PARAMETER_<name>``, odd chars as ``_``."""
     return "AML_PARAMETER_" + re.sub(r"[~\W]", "_", name)
+
+
+#: Azure ML's ``runconfig_pipeline_params`` keys: all set how many nodes or processes a run takes.
+_DISTRIBUTED_PIPELINE_PARAMS = (
+    "NodeCount",
+    "MpiProcessCountPerNode",
+    "TensorflowWorkerCount",
+    "TensorflowParameterServerCount",
+)
 
 
 class PythonScriptStep(PipelineStep):
@@ -84,6 +94,27 @@ class PythonScriptStep(PipelineStep):
             if key in implicit and getattr(value, "name", None) != key:
                 errors.append(("params", f"parameter name {key!r} is already in use by a PipelineParameter"))
         errors.extend(("runconfig", problem) for problem in self._environment_problems(pipeline))
+        return errors + self._distributed_problems()
+
+    def distributed_field(self) -> str:
+        """The field a refused distributed setting is reported under."""
+        return "runconfig"
+
+    def _distributed_problems(self) -> list[tuple[str, str]]:
+        """A step runs as one process: no distributed job, no node or process counts, set or run-time."""
+        errors = []
+        problem = distributed_problem(self.runconfig)
+        if problem:
+            errors.append((self.distributed_field(), problem))
+        counts = sorted(set(self.runconfig_pipeline_params) & set(_DISTRIBUTED_PIPELINE_PARAMS))
+        if counts:
+            errors.append(
+                (
+                    "runconfig_pipeline_params",
+                    f"{', '.join(counts)}: amlflow runs a step as one process, so node and process counts can "
+                    "not be set at run time; leave them out",
+                )
+            )
         return errors
 
     def in_container(self, pipeline: Any) -> bool:

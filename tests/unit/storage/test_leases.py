@@ -9,7 +9,7 @@ import sys
 
 from amlflow.storage import leases
 
-PLUGIN = os.path.join(os.path.dirname(__file__), "..", "..", "plugin")
+PLUGIN = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugin")
 HOLDER = """
 import sys, time
 sys.path.insert(0, {plugin!r})

@@ -20,7 +20,7 @@ from amlflow.pipeline.core import Pipeline, PipelineData, dag_file
 from amlflow.pipeline.steps import PythonScriptStep
 from amlflow.storage.archives import ArchiveError, pack, unpack
 from tests.conftest import ROOT
-from tests.unit.test_yaml_twin import shape
+from tests.unit.factory.test_yaml_twin import shape
 
 
 def test_the_written_definition_builds_the_same_dag_as_the_python_pipeline(tmp_path):

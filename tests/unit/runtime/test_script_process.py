@@ -70,7 +70,7 @@ def test_a_script_and_its_children_die_with_a_task_killed_by_sigkill(tmp_path):
         f"open({str(pids)!r}, 'w').write(f'{{os.getpid()}} {{child.pid}}')\n"
         "while True: time.sleep(0.01)\n"
     )
-    plugin = os.path.join(os.path.dirname(__file__), "..", "..", "plugin")
+    plugin = os.path.join(os.path.dirname(__file__), "..", "..", "..", "plugin")
     task = subprocess.Popen(
         [sys.executable, "-c", TASK.format(plugin=os.path.abspath(plugin), script=str(script), cwd=str(tmp_path))]
     )

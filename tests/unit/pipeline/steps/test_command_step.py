@@ -124,6 +124,17 @@ def test_a_runconfig_asking_for_processes_or_nodes_is_refused_too(src):
     assert len(found) == 1 and "runconfig_pipeline_params" in found[0] and "NodeCount" in found[0]
 
 
+def test_a_python_script_step_asking_for_nodes_or_processes_is_refused_as_a_command_step_is(src):
+    run_config = RunConfiguration()
+    run_config.node_count = 2
+    found = problems(PythonScriptStep("train.py", name="mpi", source_directory=src, runconfig=run_config))
+    assert len(found) == 1 and "'mpi'" in found[0] and "runconfig" in found[0] and "distributed training" in found[0]
+    counts = {"MpiProcessCountPerNode": PipelineParameter("procs", default_value=1)}
+    found = problems(PythonScriptStep("train.py", name="p", source_directory=src, runconfig_pipeline_params=counts))
+    assert len(found) == 1 and "runconfig_pipeline_params" in found[0] and "MpiProcessCountPerNode" in found[0]
+    assert problems(PythonScriptStep("train.py", name="one", source_directory=src, runconfig=RunConfiguration())) == []
+
+
 def test_a_missing_source_directory_is_azure_mls_message(tmp_path):
     found = problems(CommandStep("ls", name="ls", source_directory=str(tmp_path / "nope")))
     assert len(found) == 1 and "source_directory should be an existing directory" in found[0]
