@@ -14,6 +14,7 @@ DEFAULTS: dict[str, str] = {
     "docker_base_image": "python:3.11-slim-bookworm",
     "default_datastore": "workspaceblobstore",
     "local_datastore_root": "",
+    "local_datastore_fallback": "auto",
     "xcom_offload_threshold": "65536",
     "stderr_tail_lines": "20",
     "transfer_concurrency": "8",

@@ -68,6 +68,13 @@ def get_provider_info() -> dict[str, Any]:
                         "local_datastore_root",
                         example="/data/amlflow",
                     ),
+                    "local_datastore_fallback": _option(
+                        "Whether a datastore name with no Airflow connection is a folder under local_datastore_root: "
+                        "true, false, or auto (only where every executor is the LocalExecutor, whose tasks share "
+                        "one disk).",
+                        "local_datastore_fallback",
+                        example="false",
+                    ),
                     "xcom_offload_threshold": _option(
                         "XCom values whose JSON is larger than this many bytes go to the default "
                         "datastore; -1 keeps every value in the database.",

@@ -4,7 +4,10 @@ A datastore name is an Airflow connection id. What the connection points at deci
 with no connection is a local folder under ``[amlflow] local_datastore_root`` if that folder exists, or if
 it is AML's ``workspaceblobstore`` or ``workspacefilestore`` or the default datastore (made on first use,
 so a pipeline runs on one machine with no setup at all); any other name is not registered, and using it
-fails with Azure ML's "Could not find datastore" (never a new folder a typo would make).
+fails with Azure ML's "Could not find datastore" (never a new folder a typo would make). That local
+fallback holds only where tasks share one disk (``[amlflow] local_datastore_fallback``, by default: every
+executor is the LocalExecutor); on workers that share no disk a name without a connection fails, naming
+the setting, instead of scattering a pipeline's data over the workers' disks.
 Registered names are case-insensitive, as in Azure ML: a name is looked up as written, then in lowercase
 (what ``Datastore.register_*`` stores).
 """
@@ -52,6 +55,8 @@ def _resolve(name: str) -> DatastoreBackend:
         raise DatastoreError(f"datastore {problem}")
     connection = find_connection(name)
     if connection is None:
+        if not local_fallback():
+            raise PermanentDatastoreError(no_fallback_message(name))
         root = os.path.join(config.local_datastore_root(), name)
         if not (_always_there(name) or os.path.isdir(root)):
             # Not a new folder: on many machines each worker would make its own, and a typo would go unseen.
@@ -99,9 +104,39 @@ def lookup(name: str) -> tuple[str, str] | None:
     connection = find_connection(name)
     if connection is not None:
         return connection.conn_id, datastore_type(connection)
-    if _always_there(name) or os.path.isdir(os.path.join(config.local_datastore_root(), name)):
+    if local_fallback() and (_always_there(name) or os.path.isdir(os.path.join(config.local_datastore_root(), name))):
         return name, "Local"
     return None
+
+
+def local_fallback() -> bool:
+    """Whether a name with no connection may be a local folder: ``[amlflow] local_datastore_fallback`` is
+    ``true`` or ``false``, or ``auto`` (the default): only where every executor of ``[core] executor`` is
+    the LocalExecutor, whose tasks all run on this machine."""
+    value = config.get("local_datastore_fallback").strip().lower()
+    if value in ("true", "false"):
+        return value == "true"
+    if value != "auto":
+        raise DatastoreError(f"[amlflow] local_datastore_fallback is {value!r}: use auto, true or false")
+    from airflow.configuration import conf
+
+    # An entry is a class name, a dotted path, or ``alias:path`` (Airflow's multiple executors).
+    entries = [part.strip() for part in conf.get("core", "executor", fallback="LocalExecutor").split(",")]
+    return all(entry.split(":")[-1].split(".")[-1] == "LocalExecutor" for entry in entries if entry)
+
+
+def no_fallback_message(name: str) -> str:
+    """The error for a datastore with no connection where the local fallback is off."""
+    from airflow.configuration import conf
+
+    return (
+        f"datastore {name!r} has no Airflow connection, and [amlflow] local_datastore_fallback is off here "
+        f"(setting {config.get('local_datastore_fallback')!r}, [core] executor "
+        f"{conf.get('core', 'executor', fallback='LocalExecutor')!r}): on workers that share no disk a local folder "
+        f"would be a different folder on each. Create the connection {name!r} (a Datastore.register_* method, "
+        "or `airflow connections add`), or set [amlflow] local_datastore_fallback = true if every task runs on "
+        "this machine"
+    )
 
 
 def registered_names() -> list[str]:

@@ -95,3 +95,64 @@ def test_a_pipeline_on_a_datastore_named_like_a_path_does_not_validate(tmp_path)
         "step 's.py', field 'inputs': datastore '../etc' is not a datastore name: use 1-255 letters, digits, "
         "'_' or '-' (a datastore is a name, never a path)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("fallback", "executor", "local"),
+    [
+        ("auto", "LocalExecutor", True),
+        ("auto", "CeleryExecutor", False),
+        ("auto", "LocalExecutor,airflow.providers.celery.executors.celery_executor.CeleryExecutor", False),
+        ("auto", "my_local:airflow.executors.local_executor.LocalExecutor", True),
+        ("true", "CeleryExecutor", True),
+        ("false", "LocalExecutor", False),
+    ],
+)
+def test_a_name_without_a_connection_is_a_local_folder_only_where_tasks_share_a_disk(
+    store, monkeypatch, fallback, executor, local
+):
+    from amlflow.exceptions import DatastoreError
+    from amlflow.storage import get_backend
+    from amlflow.storage.registry import forget_backends, lookup
+
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_FALLBACK", fallback)
+    monkeypatch.setenv("AIRFLOW__CORE__EXECUTOR", executor)
+    forget_backends()
+    if local:
+        assert get_backend("workspaceblobstore").kind == "local"
+        assert lookup("workspaceblobstore") == ("workspaceblobstore", "Local")
+        return
+    with pytest.raises(DatastoreError) as refused:
+        get_backend("workspaceblobstore")
+    message = str(refused.value)
+    assert "datastore 'workspaceblobstore' has no Airflow connection" in message
+    assert "[amlflow] local_datastore_fallback is off" in message and repr(executor) in message
+    assert "Create the connection 'workspaceblobstore'" in message
+    assert lookup("workspaceblobstore") is None
+
+
+def test_a_connection_is_used_whatever_the_fallback(store, monkeypatch, tmp_path):
+    import json
+
+    from amlflow.storage import get_backend
+    from amlflow.storage.registry import forget_backends
+
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_FALLBACK", "false")
+    folder = tmp_path / "shared"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WORKSPACEBLOBSTORE", json.dumps({"conn_type": "fs", "extra": {"path": str(folder)}})
+    )
+    forget_backends()
+    get_backend("workspaceblobstore").write_bytes("a.txt", b"a")
+    assert (folder / "a.txt").read_bytes() == b"a"
+
+
+def test_an_unknown_fallback_setting_is_refused_naming_it(store, monkeypatch):
+    from amlflow.exceptions import DatastoreError
+    from amlflow.storage import get_backend
+    from amlflow.storage.registry import forget_backends
+
+    monkeypatch.setenv("AIRFLOW__AMLFLOW__LOCAL_DATASTORE_FALLBACK", "sometimes")
+    forget_backends()
+    with pytest.raises(DatastoreError, match=r"local_datastore_fallback is 'sometimes': use auto, true or false"):
+        get_backend("workspaceblobstore")
