@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AmlflowError(Exception):
     """Base class of every error amlflow raises on purpose."""
@@ -41,6 +43,21 @@ class ValidationProblem(str):
 
     def __reduce__(self) -> tuple:
         return ValidationProblem, (self.message, self.step, self.field, self.item)
+
+
+class WebserviceException(UserErrorException):
+    """A model call failed (as ``azureml.exceptions.WebserviceException``): the message says why."""
+
+    def __init__(self, exception_message: str, status_code: int | None = None, **kwargs: Any) -> None:
+        super().__init__(exception_message)
+        self.status_code = status_code
+
+
+class ModelNotFoundException(UserErrorException):
+    """No registered (or downloaded) model has that name and version (as ``azureml.exceptions``)."""
+
+    def __init__(self, exception_message: str, **kwargs: Any) -> None:
+        super().__init__(exception_message)
 
 
 class PipelineValidationError(UserErrorException):

@@ -14,6 +14,8 @@ from typing import Any
 
 #: operator attributes shown for every task that has them, before its template fields
 TASK_FIELDS = ("compute_target", "queue", "pool", "inputs", "outputs", "arguments")
+#: what a task runs, the first of these it has
+ENTRY_FIELDS = ("command_line", "script_name")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +39,9 @@ def render_dag(dag: Any) -> str:
         lines.append(f"  {task.task_id}: {type(task).__name__}")
         shown = [f for f in TASK_FIELDS if hasattr(task, f)]
         shown += [f for f in task.template_fields if f not in shown]
-        for name in ("script_name", "source_directory", *shown):
+        # What the step runs: a CommandStep's command line, else its script (a CommandStep has both names).
+        entry = next((f for f in ENTRY_FIELDS if getattr(task, f, None)), None)
+        for name in ([entry] if entry else []) + ["source_directory", *shown]:
             value = getattr(task, name, None)
             if value not in (None, "", [], {}) and name != "task_id":
                 lines.append(f"    {name}: {json.dumps(value, default=str)}")

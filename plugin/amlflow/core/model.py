@@ -31,7 +31,7 @@ import socket
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from amlflow.exceptions import UserErrorException
+from amlflow.exceptions import ModelNotFoundException, UserErrorException, WebserviceException
 from amlflow.storage.versions import claim_version
 
 if TYPE_CHECKING:
@@ -54,21 +54,6 @@ _NOT_ON_AMLFLOW = (
     "amlflow runs models in pipeline steps and has no web services: use Model.get_model_path(name) in the "
     "entry script of a ParallelRunStep or PythonScriptStep for batch inference instead"
 )
-
-
-class WebserviceException(UserErrorException):
-    """A model call failed (as ``azureml.exceptions.WebserviceException``): the message says why."""
-
-    def __init__(self, exception_message: str, status_code: int | None = None, **kwargs: Any) -> None:
-        super().__init__(exception_message)
-        self.status_code = status_code
-
-
-class ModelNotFoundException(UserErrorException):
-    """No registered (or downloaded) model has that name and version (as ``azureml.exceptions``)."""
-
-    def __init__(self, exception_message: str, **kwargs: Any) -> None:
-        super().__init__(exception_message)
 
 
 class Model:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from amlflow.core import Dataset, Datastore, Model, Workspace
-from amlflow.core.model import ROOT, ModelNotFoundException, WebserviceException
-from amlflow.exceptions import UserErrorException
+from amlflow.core.model import ROOT
+from amlflow.exceptions import ModelNotFoundException, UserErrorException, WebserviceException
 from amlflow.storage import get_backend
 
 
@@ -221,6 +221,13 @@ def test_not_found_errors_are_azure_mls(ws, nb, worker):
     ):
         Model.get_model_path("nope")
     assert issubclass(WebserviceException, UserErrorException)
+    # Azure ML's import path is azureml.exceptions; ported code also finds them where Model lives.
+    import amlflow.core.model
+
+    assert (amlflow.core.model.WebserviceException, amlflow.core.model.ModelNotFoundException) == (
+        WebserviceException,
+        ModelNotFoundException,
+    )
 
 
 def test_invalid_name_missing_path_and_framework_version(ws, nb):

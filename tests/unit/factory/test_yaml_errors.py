@@ -151,6 +151,18 @@ def test_render_prints_tasks_edges_and_params(folder, capsys):
     assert out.endswith("edges:\n  first -> second\n")
 
 
+def test_render_shows_a_command_steps_command_line_as_such(folder, capsys):
+    path = write(
+        folder,
+        "command.yaml",
+        "steps:\n  - kind: CommandStep\n    name: listing\n    command: ls -l\n",
+    )
+    assert main(["render", path]) == 0
+    out = capsys.readouterr().out
+    assert '  listing: CommandStepOperator\n    command_line: "ls -l"\n' in out
+    assert "script_name" not in out
+
+
 def test_an_unchanged_file_is_read_from_the_cache_and_its_errors_keep_their_location(folder, capsys):
     """The second read skips YAML and schema work (the cache entry) yet places errors as the first did."""
     import pathlib
