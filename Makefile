@@ -31,7 +31,12 @@ docker-tools:
 postgres-tools:
 	sh scripts/ensure_postgres.sh
 
-test: install $(NODE_MODULES) docker-tools postgres-tools
+# Redis (Debian's redis-server) for the CeleryExecutor tests, where missing; the tests start their own server.
+.PHONY: redis-tools
+redis-tools:
+	sh scripts/ensure_redis.sh
+
+test: install $(NODE_MODULES) docker-tools postgres-tools redis-tools
 	$(BIN)/python -m pytest
 
 lint: install

@@ -5,7 +5,10 @@ fixture (``tests/fixtures/airflow_stack.py``) and the benchmarks. One ``Stack`` 
 
 - ``Stack.prepare(home, port=...)`` writes ``airflow.cfg`` (SQLite, LocalExecutor, amlflow's XCom backend
   and DAG discovery, SimpleAuthManager with the given users and a pre-written passwords file, every
-  server on 127.0.0.1) and a ``stack.json`` that ``Stack.load(home)`` reads back;
+  server on 127.0.0.1) and a ``stack.json`` that ``Stack.load(home)`` reads back. With ``workers`` it is
+  a CeleryExecutor deployment instead: one Celery worker per entry, each with its own AIRFLOW_HOME,
+  working directory, temp folder and bundle copies, as if on a machine of its own (the database, broker
+  and bundles come from ``config``);
 - ``start()`` migrates the database, creates the compute-target pools (``amlflow pools sync``), starts
   the four components as separate process groups, writes their PID files and waits until
   ``/api/v2/monitor/health`` reports every component healthy;
@@ -20,6 +23,7 @@ from __future__ import annotations
 import base64
 import compileall
 import contextlib
+import glob
 import json
 import os
 import signal
@@ -47,6 +51,8 @@ LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 #: ``[amlflow] pipeline_bundle``'s default: the bundle name of pipelines sent from notebooks.
 PIPELINE_BUNDLE = "amlflow-pipelines"
 STATE_FILE = "stack.json"
+#: The repository (scripts/..): workers import ``scripts.stack.worker_hostname`` from it.
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PASSWORDS_FILE = "passwords.json"
 
 
@@ -82,6 +88,8 @@ class Stack:
     passwords: dict[str, str]
     parallelism: int = 3
     extra_env: dict[str, str] = field(default_factory=dict)
+    #: Celery worker name -> the queues it serves; none: the LocalExecutor
+    workers: dict[str, list[str]] = field(default_factory=dict)
 
     # -- setting up ---------------------------------------------------------------------------------
     @classmethod
@@ -96,13 +104,15 @@ class Stack:
         parallelism: int = 3,
         config: dict[str, dict[str, str]] | None = None,
         extra_env: dict[str, str] | None = None,
+        workers: dict[str, list[str]] | None = None,
     ) -> Stack:
         """Write the configuration of a stack in ``home`` (created if missing); start nothing.
 
         ``port`` None picks a free one. ``passwords`` None keeps the passwords already in the home's
         passwords file and generates random ones for users that have none. ``config`` adds or overrides
         ``airflow.cfg`` options (``{"section": {"option": "value"}}``). ``extra_env`` is added to the
-        environment of every component and CLI command (e.g. ``AIRFLOW_CONN_*``).
+        environment of every component and CLI command (e.g. ``AIRFLOW_CONN_*``). ``workers`` maps Celery
+        worker names to their queues (``config`` then gives ``[database]`` and ``[celery]``).
         """
         home = os.path.abspath(home)
         os.makedirs(home, exist_ok=True)
@@ -121,6 +131,7 @@ class Stack:
             passwords={u: passwords[u] for u in users},
             parallelism=parallelism,
             extra_env=dict(extra_env or {}),
+            workers={name: list(queues) for name, queues in (workers or {}).items()},
         )
         os.makedirs(stack.dags_folder, exist_ok=True)
         os.makedirs(stack.pipeline_bundle, exist_ok=True)
@@ -145,7 +156,7 @@ class Stack:
         sections: dict[str, dict[str, str]] = {
             "core": {
                 "dags_folder": self.dags_folder,
-                "executor": "LocalExecutor",
+                "executor": "CeleryExecutor" if self.workers else "LocalExecutor",
                 # LocalExecutor forks this many workers at start; Airflow's default (32) costs ~1 GB.
                 "parallelism": str(self.parallelism),
                 "load_examples": "False",
@@ -223,6 +234,47 @@ class Stack:
         env.update(self.extra_env)
         return env
 
+    def components(self) -> dict[str, list[str]]:
+        """Every process this stack starts, by name: Airflow's components, then its Celery workers."""
+        workers = {
+            f"worker-{name}": [
+                "celery",
+                "worker",
+                "--queues",
+                ",".join(queues),
+                "--concurrency",
+                "2",
+                "--celery-hostname",
+                f"{name}@%h",
+                "--skip-serve-logs",
+                "--without-gossip",
+            ]
+            for name, queues in self.workers.items()
+        }
+        return {**COMPONENTS, **workers}
+
+    def worker_home(self, name: str) -> str:
+        """A worker's own AIRFLOW_HOME: its logs, bundle copies, snapshot cache, temp and working folder."""
+        return os.path.join(self.home, "workers", name)
+
+    def _component_env(self, name: str) -> dict[str, str]:
+        if not name.startswith("worker-"):
+            return self.env
+        home = self.worker_home(name.removeprefix("worker-"))
+        for folder in ("logs", "dag-bundles", "tmp"):
+            os.makedirs(os.path.join(home, folder), exist_ok=True)
+        return {
+            **self.env,
+            "AIRFLOW_HOME": home,
+            "AIRFLOW__LOGGING__BASE_LOG_FOLDER": os.path.join(home, "logs"),
+            "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_STORAGE_PATH": os.path.join(home, "dag-bundles"),
+            "TMPDIR": os.path.join(home, "tmp"),
+            # The workers share this machine's name: each reports its own as its tasks' hostname.
+            "AIRFLOW__CORE__HOSTNAME_CALLABLE": "scripts.stack.worker_hostname",
+            "AMLFLOW_WORKER_NAME": name.removeprefix("worker-"),
+            "PYTHONPATH": os.pathsep.join(filter(None, [ROOT, os.environ.get("PYTHONPATH")])),
+        }
+
     def command(self, name: str) -> str:
         """Path of a console script (``airflow``, ``amlflow``) of the running Python's environment."""
         return os.path.join(os.path.dirname(sys.executable), name)
@@ -249,7 +301,7 @@ class Stack:
             # Pools of the compute targets the pipelines use; an empty DAG folder has none (saves a CLI start).
             self.run_cli("pools", "sync", tool="amlflow")
         try:
-            for name, args in COMPONENTS.items():
+            for name, args in self.components().items():
                 self._spawn(name, args)
             self.wait_healthy(timeout)
         except BaseException:
@@ -257,12 +309,13 @@ class Stack:
             raise
 
     def _spawn(self, name: str, args: list[str]) -> None:
+        env = self._component_env(name)
         log = open(os.path.join(self.run_dir, f"{name}.log"), "ab")  # noqa: SIM115 - the child keeps it
         with log:
             process = subprocess.Popen(
                 [self.command("airflow"), *args],
-                env=self.env,
-                cwd=self.home,
+                env=env,
+                cwd=env["AIRFLOW_HOME"],
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -277,7 +330,7 @@ class Stack:
     def processes(self) -> dict[str, int]:
         """Component name -> PID, for the components of this stack that are alive now."""
         alive = {}
-        for name in COMPONENTS:
+        for name in self.components():
             record = _read_json(self._pid_file(name))
             if record and _is_same_process(record["pid"], record.get("start_time")):
                 alive[name] = record["pid"]
@@ -302,7 +355,7 @@ class Stack:
         """Wait until every component reports healthy; fail early, with its log, if one exits."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            dead = [name for name in COMPONENTS if name not in self.processes()]
+            dead = [name for name in self.components() if name not in self.processes()]
             if dead:
                 raise StackError(f"airflow {dead[0]} exited during start-up:\n{self.log_tail(dead[0])}")
             if self.healthy():
@@ -327,7 +380,7 @@ class Stack:
 
     def start_component(self, name: str, timeout: float = 180) -> None:
         """Start one stopped component again; wait until every component is healthy."""
-        self._spawn(name, COMPONENTS[name])
+        self._spawn(name, self.components()[name])
         self.wait_healthy(timeout)
 
     def restart(self, name: str, timeout: float = 180) -> None:
@@ -433,9 +486,9 @@ class Stack:
 def stop_home(home: str, timeout: float = 20) -> list[int]:
     """Stop what a stack in ``home`` started, from its PID files alone (no configuration needed)."""
     run_dir = os.path.join(os.path.abspath(home), "run")
+    pid_files = sorted(glob.glob(os.path.join(run_dir, "*.pid")))  # components and workers alike
     targets: list[tuple[int, int | None]] = []
-    for name in COMPONENTS:
-        path = os.path.join(run_dir, f"{name}.pid")
+    for path in pid_files:
         record = _read_json(path)
         if record and _is_same_process(record["pid"], record.get("start_time")):
             targets.append((record["pid"], record.get("start_time")))
@@ -457,11 +510,15 @@ def stop_home(home: str, timeout: float = 20) -> list[int]:
             _signal(pid, signal.SIGKILL)
     for pid, _ in targets:
         _signal_group(pid, signal.SIGKILL)
-    for name in COMPONENTS:
-        path = os.path.join(run_dir, f"{name}.pid")
+    for path in pid_files:
         if os.path.exists(path):
             os.unlink(path)
     return sorted(pids)
+
+
+def worker_hostname() -> str:
+    """``[core] hostname_callable`` of a stack's Celery workers: the worker's name (they share a machine)."""
+    return os.environ.get("AMLFLOW_WORKER_NAME") or socket.getfqdn()
 
 
 def write_pid_file(run_dir: str, name: str, pid: int, argv: list[str]) -> None:

@@ -23,6 +23,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.databricks_double",
     "tests.fixtures.fileshare_double",
     "tests.fixtures.postgres",
+    "tests.fixtures.redis",
     "tests.fixtures.web_files",
 ]
 
