@@ -168,7 +168,9 @@ class Stack:
                 "execution_api_server_url": f"{self.url}/execution/",
                 "fernet_key": fernet,
             },
-            "database": {"sql_alchemy_conn": f"sqlite:///{os.path.join(self.home, 'airflow.db')}"},
+            # Five components and the notebooks' requests write to one file: wait up to 30 s for its lock
+            # (sqlite3's default is 5 s, which a scheduler loop under load can exceed).
+            "database": {"sql_alchemy_conn": f"sqlite:///{self.sqlite_path}?timeout=30"},
             "api": {"host": "127.0.0.1", "port": str(self.port), "workers": "1", "secret_key": api_secret},
             "api_auth": {"jwt_secret": secret},
             "logging": {"base_log_folder": os.path.join(self.home, "logs")},
@@ -207,6 +209,11 @@ class Stack:
     @property
     def config_path(self) -> str:
         return os.path.join(self.home, "airflow.cfg")
+
+    @property
+    def sqlite_path(self) -> str:
+        """The embedded metadata database (unless ``config`` names another)."""
+        return os.path.join(self.home, "airflow.db")
 
     @property
     def run_dir(self) -> str:
@@ -297,6 +304,8 @@ class Stack:
             raise StackError(f"port {self.port} on 127.0.0.1 is in use; choose another (AMLFLOW_DEMO_PORT)")
         write_bytecode()
         self.run_cli("db", "migrate")
+        if os.path.exists(self.sqlite_path):
+            use_write_ahead_log(self.sqlite_path)
         if any(name.endswith(".py") for _, _, names in os.walk(self.dags_folder) for name in names):
             # Pools of the compute targets the pipelines use; an empty DAG folder has none (saves a CLI start).
             self.run_cli("pools", "sync", tool="amlflow")
@@ -514,6 +523,14 @@ def stop_home(home: str, timeout: float = 20) -> list[int]:
         if os.path.exists(path):
             os.unlink(path)
     return sorted(pids)
+
+
+def use_write_ahead_log(path: str) -> None:
+    """Put a SQLite database in WAL mode (kept in the file): readers no longer block a writer's commit."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(path)) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def worker_hostname() -> str:

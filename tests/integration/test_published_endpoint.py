@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import os
 import subprocess
@@ -206,3 +207,15 @@ def test_a_submission_is_audited_like_airflows_own_trigger(example, seed_run):
     status, logs = example.request("GET", f"/api/v2/eventLogs?dag_id={DAG_ID}&event=submit_published_pipeline")
     assert status == 200
     assert any(entry["owner"] == "admin" for entry in logs["event_logs"]), textwrap.shorten(str(logs), 500)
+
+
+def test_submissions_sent_at_once_each_start_their_own_run(example, endpoint):
+    # The embedded deployment's one SQLite file, written by every component at once: no submission may
+    # fail on its lock (each request also writes Airflow's audit log).
+    headers = example.admin_headers()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(lambda n: post(endpoint, {"ExperimentName": f"Burst{n}"}, headers), range(8)))
+    assert [status for status, _ in answers] == [200] * 8, [answer for status, answer in answers if status != 200]
+    run_ids = {answer["Id"] for _, answer in answers}
+    assert len(run_ids) == 8
+    assert {example.wait_for_run(DAG_ID, run_id, timeout=300)["state"] for run_id in run_ids} == {"success"}
