@@ -377,20 +377,56 @@ class Stack:
 
         A scheduler first lets its running tasks end.
         """
+        record = self._running_record(name)
+        _signal_group(record["pid"], signal.SIGTERM)
+        self._wait_exit(name, record, timeout, "SIGTERM")
+
+    def kill_component(self, name: str, timeout: float = 30) -> None:
+        """Kill one component and everything it started at once (SIGKILL), as when its machine is lost.
+
+        Its descendants too: step scripts run in sessions of their own, outside its process group.
+        """
+        record = self._running_record(name)
+        started = _descendants(record["pid"])
+        _signal_group(record["pid"], signal.SIGKILL)
+        for pid in started:
+            _signal(pid, signal.SIGKILL)
+        self._wait_exit(name, record, timeout, "SIGKILL")
+
+    def _running_record(self, name: str) -> dict[str, Any]:
         record = _read_json(self._pid_file(name))
         if not record or not _is_same_process(record["pid"], record.get("start_time")):
             raise StackError(f"airflow {name} is not running")
-        _signal_group(record["pid"], signal.SIGTERM)
+        return record
+
+    def _wait_exit(self, name: str, record: dict[str, Any], timeout: float, sent: str) -> None:
         deadline = time.monotonic() + timeout
         while _is_same_process(record["pid"], record.get("start_time")):
             if time.monotonic() > deadline:
-                raise StackError(f"airflow {name} did not exit {timeout:.0f} s after SIGTERM:\n{self.log_tail(name)}")
+                raise StackError(f"airflow {name} did not exit {timeout:.0f} s after {sent}:\n{self.log_tail(name)}")
             time.sleep(0.2)
 
     def start_component(self, name: str, timeout: float = 180) -> None:
-        """Start one stopped component again; wait until every component is healthy."""
+        """Start one stopped component again; wait until it serves (a worker: Celery says it is ready)."""
+        log = os.path.join(self.run_dir, f"{name}.log")
+        written = os.path.getsize(log) if os.path.exists(log) else 0
         self._spawn(name, self.components()[name])
-        self.wait_healthy(timeout)
+        if name in COMPONENTS:
+            self.wait_healthy(timeout)
+        else:
+            self._wait_worker_ready(name, log, written, timeout)
+
+    def _wait_worker_ready(self, name: str, log: str, offset: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(log, "rb") as handle:
+                handle.seek(offset)
+                if b" ready." in handle.read():
+                    return
+            if name not in self.processes():
+                raise StackError(f"airflow {name} exited during start-up:\n{self.log_tail(name)}")
+            time.sleep(0.5)
+        raise StackError(f"airflow {name} not ready after {timeout:.0f} s:\n{self.log_tail(name)}")
 
     def restart(self, name: str, timeout: float = 180) -> None:
         self.stop_component(name, timeout)
@@ -523,6 +559,30 @@ def stop_home(home: str, timeout: float = 20) -> list[int]:
         if os.path.exists(path):
             os.unlink(path)
     return sorted(pids)
+
+
+def celery_config(database: str, broker: str, dags_prefix: str, datastore: str = "workspaceblobstore") -> dict:
+    """``config`` of a CeleryExecutor stack whose machines share no disk, as ``docker/`` deploys one.
+
+    ``database`` is a PostgreSQL URL without its scheme (``user:password@host:port/db``), ``broker`` a
+    Redis URL. DAG files come from ``dags_prefix`` of ``datastore`` (``amlflow dags push``) and pipelines
+    from notebooks from its ``amlflow-pipelines`` bundle: both ``DatastoreDagBundle``.
+    """
+    bundle = "amlflow.bundles.datastore_bundle.DatastoreDagBundle"
+    bundles = [
+        {
+            "name": "pipelines-from-files",
+            "classpath": bundle,
+            "kwargs": {"datastore": datastore, "prefix": dags_prefix},
+        },
+        {"name": PIPELINE_BUNDLE, "classpath": bundle, "kwargs": {"datastore": datastore}},
+    ]
+    return {
+        "database": {"sql_alchemy_conn": f"postgresql+psycopg2://{database}"},
+        "celery": {"broker_url": broker, "result_backend": f"db+postgresql://{database}"},
+        "operators": {"default_queue": "default"},
+        "dag_processor": {"dag_bundle_config_list": json.dumps(bundles)},
+    }
 
 
 def use_write_ahead_log(path: str) -> None:

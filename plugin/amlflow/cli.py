@@ -15,6 +15,7 @@ COMMANDS: dict[str, str] = {
     "computes": "amlflow.commands.computes",
     "validate": "amlflow.commands.validate",
     "render": "amlflow.commands.render",
+    "dags": "amlflow.commands.dags",
 }
 
 

@@ -3,6 +3,7 @@ file is valid for Docker Compose and routes every compute target's queue to a Ce
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -84,6 +85,27 @@ def test_each_compute_target_of_the_example_has_a_worker_on_its_queue(rendered):
     data = docker_worker["environment"]["TMPDIR"].rsplit("/", 1)[0]
     # Paths a worker hands the engine must be the same on the host: the data folder is mounted at itself.
     assert f"{data}:{data}:rw" in docker_worker["volumes"]
+
+
+def test_components_share_no_disk_and_read_the_dag_files_from_a_bundle_in_the_datastore(rendered):
+    services = rendered["services"]
+    airflow = {name: s for name, s in services.items() if s.get("image", "").startswith("amlflow/airflow:")}
+    dags = os.path.join(ROOT, "dags")
+    mounting = sorted(
+        name for name, s in airflow.items() if any(v.startswith(dags + ":") for v in s.get("volumes", []))
+    )
+    assert mounting == ["airflow-init"]
+    # A host folder is mounted only where a container engine needs the paths it is handed.
+    with_host_folders = sorted(name for name, s in airflow.items() if name != "airflow-init" and s.get("volumes"))
+    assert with_host_folders == ["worker-docker-cpu"]
+    bundles = {
+        b["name"]: b
+        for b in json.loads(airflow["scheduler"]["environment"]["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"])
+    }
+    files = bundles["pipelines-from-files"]
+    assert files["classpath"] == "amlflow.bundles.datastore_bundle.DatastoreDagBundle"
+    init = " ".join(services["airflow-init"]["command"])
+    assert f"amlflow dags push /opt/airflow/dags --prefix {files['kwargs']['prefix']}" in init
 
 
 def test_image_builds_from_the_local_base_image_and_runs_airflow_with_amlflow(docker_engine):

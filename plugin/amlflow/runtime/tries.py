@@ -66,13 +66,15 @@ def step_try(
     store = context.get("task_state_store")
     if ti.try_number > 1:  # a first try has no earlier one to explain (and spares a call to the api-server)
         log.warning("%s", retry_reason(ti.try_number, store.get(TRY_KEY) if store is not None else None))
-    _record(store, ti.try_number, "running")
+    # The worker's name as Airflow shows it for the task ([core] hostname_callable), to name it in a retry.
+    host = getattr(ti, "hostname", None) or os.uname().nodename
+    _record(store, ti.try_number, host, "running")
     try:
         for owner in remove_orphans(output_datastores):  # inside: an output datastore may not be registered
             log.warning("Removed what a killed task left behind: %s", describe_owner(owner))
         yield
     except BaseException as error:
-        _record(store, ti.try_number, "failed", type(error).__name__)
+        _record(store, ti.try_number, host, "failed", type(error).__name__)
         final = isinstance(error, StepFailedError | PermanentDatastoreError)
         if retries_are_ours and final and not isinstance(error, AirflowFailException):
             raise FinalStepFailedError(str(error)) from error
@@ -96,10 +98,10 @@ def retry_reason(try_number: int, previous: Any) -> str:
     return f"{head} ended with {previous.get('error')} {where}; running the step again"
 
 
-def _record(store: Any, try_number: int, state: str, error: str | None = None) -> None:
+def _record(store: Any, try_number: int, host: str, state: str, error: str | None = None) -> None:
     if store is None:
         return
-    record = {"try": try_number, "state": state, "host": os.uname().nodename, "pid": os.getpid()}
+    record = {"try": try_number, "state": state, "host": host, "pid": os.getpid()}
     if error:
         record["error"] = error
     store.set(TRY_KEY, record, retention=timedelta(days=30))
