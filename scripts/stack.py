@@ -168,9 +168,7 @@ class Stack:
                 "execution_api_server_url": f"{self.url}/execution/",
                 "fernet_key": fernet,
             },
-            # Five components and the notebooks' requests write to one file: wait up to 30 s for its lock
-            # (sqlite3's default is 5 s, which a scheduler loop under load can exceed).
-            "database": {"sql_alchemy_conn": f"sqlite:///{self.sqlite_path}?timeout=30"},
+            "database": {"sql_alchemy_conn": f"sqlite:///{self.sqlite_path}"},
             "api": {"host": "127.0.0.1", "port": str(self.port), "workers": "1", "secret_key": api_secret},
             "api_auth": {"jwt_secret": secret},
             "logging": {"base_log_folder": os.path.join(self.home, "logs")},
@@ -586,7 +584,13 @@ def celery_config(database: str, broker: str, dags_prefix: str, datastore: str =
 
 
 def use_write_ahead_log(path: str) -> None:
-    """Put a SQLite database in WAL mode (kept in the file): readers no longer block a writer's commit."""
+    """Put a SQLite database in WAL mode (kept in the file): readers no longer block a writer's commit.
+
+    In the default journal mode a commit waits for every open read to end, and under load (a scheduler
+    loop, task starts, a notebook's requests) some waited past sqlite3's 5 s and failed with "database is
+    locked". A longer busy timeout is no cure: connections that wait on the lock while holding one of the
+    api-server's pooled connections stall every request for that long.
+    """
     import sqlite3
 
     with contextlib.closing(sqlite3.connect(path)) as connection:

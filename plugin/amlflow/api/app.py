@@ -5,7 +5,9 @@ Routes (below ``/amlflow/pipelines/v1.0``, Azure ML's paths and JSON keys):
 - ``POST PipelineRuns/PipelineSubmit/{id}``: start a run of published pipeline ``id``;
 - ``GET PublishedPipelines``, ``GET PublishedPipelines/{id}``: the published pipelines the caller may read;
 - ``GET PipelineRuns/{run_id}``: a run's status; ``GET PipelineRuns/{run_id}/StepRuns``: its steps;
-- ``POST PipelineRuns/{run_id}/Cancel``: stop a run.
+- ``POST PipelineRuns/{run_id}/Cancel``: stop a run;
+- ``GET /amlflow/view/v1.0/dags/{dag_id}/runs/{run_id}``: a run as the pipeline view shows it
+  (``amlflow.api.pipeline_view``).
 
 Every route needs an Airflow JWT (``Authorization: Bearer``) and asks Airflow's auth manager, exactly as
 Airflow's own routes do. A run is created by Airflow's own ``trigger_dag_run`` handler, so Param
@@ -38,7 +40,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import or_, select
 
-from amlflow.api import computes, datasets, datastores, drafts, endpoints, entities, pipelines, schedules
+from amlflow.api import (
+    computes,
+    datasets,
+    datastores,
+    drafts,
+    endpoints,
+    entities,
+    pipeline_view,
+    pipelines,
+    schedules,
+)
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
 from amlflow.api.urls import SERVICE, request_base_url
 from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
@@ -112,6 +124,9 @@ def create_app() -> FastAPI:
         pipelines.get_definition,
         methods=["GET"],
         dependencies=[Depends(requires_access_dag(method="GET"))],
+    )
+    app.add_api_route(
+        pipeline_view.PATH, pipeline_view.get_run_view, methods=["GET"], dependencies=pipeline_view.DEPENDENCIES
     )
     _add_registry_routes(app)
     return app

@@ -44,11 +44,13 @@ STEP_STATUS = {
 }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso_time(value: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 text (None stays None)."""
     return value.isoformat() if value is not None else None
 
 
-def _state(value: Any) -> str | None:
+def state_text(value: Any) -> str | None:
+    """An Airflow state (enum or text) as its text (None stays None)."""
     return None if value is None else str(getattr(value, "value", value))
 
 
@@ -58,7 +60,7 @@ def run_status_code(state: Any, conf: dict[str, Any] | None, failed_steps: list[
     A failed step fails the run, whatever the run's Airflow state (a run cancelled by marking steps, or
     a DAG with ``fail_fast`` set by hand, can end ``success`` with a failed step).
     """
-    code = RUN_STATUS.get(_state(state) or "queued", "Running")
+    code = RUN_STATUS.get(state_text(state) or "queued", "Running")
     if code == "Finished" and failed_steps:
         code = "Failed"
     if code == "Failed" and run_conf.section(conf).get("canceled"):
@@ -68,7 +70,7 @@ def run_status_code(state: Any, conf: dict[str, Any] | None, failed_steps: list[
 
 def step_status_code(state: Any) -> str:
     """Azure ML's step status code for an Airflow task instance state (an unknown state counts as running)."""
-    return STEP_STATUS.get(_state(state), "Running")
+    return STEP_STATUS.get(state_text(state), "Running")
 
 
 def is_step_task(ti: Any) -> bool:
@@ -145,7 +147,7 @@ def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None =
     conf = dag_run.conf or {}
     ours = run_conf.section(conf)
     code = run_status_code(dag_run.state, conf, failed_steps)
-    detail = f"Airflow run state: {_state(dag_run.state)}"
+    detail = f"Airflow run state: {state_text(dag_run.state)}"
     if failed_steps:
         detail += f"; failed steps: {', '.join(failed_steps)}"
     data_paths = ours.get("data_paths", {})
@@ -156,8 +158,8 @@ def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None =
         "Status": {
             "StatusCode": code,
             "StatusDetail": detail,
-            "CreationTime": _iso(created),
-            "EndTime": _iso(dag_run.end_date),
+            "CreationTime": iso_time(created),
+            "EndTime": iso_time(dag_run.end_date),
         },
         "GraphId": dag_run.dag_id,
         "IsSubmitted": True,
@@ -174,14 +176,14 @@ def pipeline_run_entity(dag_run: Any, dag: Any, failed_steps: list[str] | None =
         "RunHistoryExperimentName": ours.get("experiment_name"),
         "PipelineId": dag_run.dag_id,
         "RunSource": ours.get("run_source") or "Airflow",
-        "RunType": ours.get("run_type") or _state(dag_run.run_type),
+        "RunType": ours.get("run_type") or state_text(dag_run.run_type),
         "TotalRunSteps": len(step_names(dag)),
         "ScheduleId": ours.get("schedule_id"),
         "tags": ours.get("tags", {}),
         "Properties": ours.get("properties", {}),
         "EntityStatus": "Active",
-        "CreatedDate": _iso(created),
-        "LastModifiedDate": _iso(dag_run.end_date or dag_run.start_date or created),
+        "CreatedDate": iso_time(created),
+        "LastModifiedDate": iso_time(dag_run.end_date or dag_run.start_date or created),
     }
 
 
@@ -193,9 +195,9 @@ def step_run_entity(ti: Any, reuse: dict[str, Any] | None) -> dict[str, Any]:
         "PipelineRunId": ti.run_id,
         "Status": {
             "StatusCode": step_status_code(ti.state),
-            "StatusDetail": f"Airflow task state: {_state(ti.state)}",
-            "StartTime": _iso(ti.start_date),
-            "EndTime": _iso(ti.end_date),
+            "StatusDetail": f"Airflow task state: {state_text(ti.state)}",
+            "StartTime": iso_time(ti.start_date),
+            "EndTime": iso_time(ti.end_date),
         },
         "TryNumber": ti.try_number,
         "IsReused": bool(reuse),
