@@ -10,14 +10,5 @@ have dockerd || missing="$missing docker.io"
 have debootstrap || missing="$missing debootstrap"
 have docker-compose || missing="$missing docker-compose"
 [ -z "$missing" ] && exit 0
-if [ "$(id -u)" != 0 ]; then
-    echo "ensure_docker: not root, cannot install:$missing (the Docker tests will be skipped)" >&2
-    exit 0
-fi
-echo "ensure_docker: installing$missing"
-export DEBIAN_FRONTEND=noninteractive
 # shellcheck disable=SC2086  # one word per package
-if ! { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends $missing >/dev/null; }; then
-    echo "ensure_docker: apt-get could not install:$missing (the Docker tests will be skipped)" >&2
-fi
-exit 0
+exec sh "$(dirname "$0")/apt_install.sh" ensure_docker "the Docker tests will be skipped" $missing

@@ -8,13 +8,4 @@ for bin in /usr/lib/postgresql/*/bin/initdb; do
     [ -x "$bin" ] && exit 0
 done
 command -v initdb >/dev/null 2>&1 && exit 0
-if [ "$(id -u)" != 0 ]; then
-    echo "ensure_postgres: not root, cannot install postgresql (the SQL datastore tests need it)" >&2
-    exit 0
-fi
-echo "ensure_postgres: installing postgresql"
-export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends postgresql >/dev/null; }; then
-    echo "ensure_postgres: apt-get could not install postgresql (the SQL datastore tests need it)" >&2
-fi
-exit 0
+exec sh "$(dirname "$0")/apt_install.sh" ensure_postgres "the SQL datastore tests need it" postgresql

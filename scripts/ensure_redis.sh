@@ -5,13 +5,4 @@
 # where it cannot install, the Celery tests fail and say what is missing.
 set -u
 command -v redis-server >/dev/null 2>&1 && exit 0
-if [ "$(id -u)" != 0 ]; then
-    echo "ensure_redis: not root, cannot install redis-server (the CeleryExecutor tests need it)" >&2
-    exit 0
-fi
-echo "ensure_redis: installing redis-server"
-export DEBIAN_FRONTEND=noninteractive
-if ! { apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends redis-server >/dev/null; }; then
-    echo "ensure_redis: apt-get could not install redis-server (the CeleryExecutor tests need it)" >&2
-fi
-exit 0
+exec sh "$(dirname "$0")/apt_install.sh" ensure_redis "the CeleryExecutor tests need it" redis-server
