@@ -17,7 +17,6 @@ validation, run creation and audit logging are Airflow's. Errors come as Azure M
 
 from __future__ import annotations
 
-import json
 import threading
 import uuid
 from typing import Annotated, Any
@@ -389,8 +388,7 @@ def get_step_runs(run_id: str, request: Request, user: GetUserDep, session: Sess
 
 
 def _reuse_value(value: Any) -> dict[str, Any] | None:
-    if isinstance(value, str):
-        value = json.loads(value)
+    value = entities.xcom_value(value)
     return value if isinstance(value, dict) else None
 
 

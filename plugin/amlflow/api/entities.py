@@ -7,6 +7,7 @@ from the endpoint).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -66,6 +67,16 @@ def run_status_code(state: Any, conf: dict[str, Any] | None, failed_steps: list[
     if code == "Failed" and run_conf.section(conf).get("canceled"):
         return "Canceled"
     return code
+
+
+def xcom_value(value: Any) -> Any:
+    """An XCom column's value as read from the database: a dict may come back as its JSON text."""
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def step_status_code(state: Any) -> str:

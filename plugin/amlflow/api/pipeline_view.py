@@ -18,7 +18,6 @@ files in the default datastore (a reused step shows the metrics of the run it re
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
@@ -118,20 +117,10 @@ def _step_xcoms(session: Any, dag_id: str, run_id: str) -> dict[str, dict[str, A
         select(XComModel).where(XComModel.dag_id == dag_id, XComModel.run_id == run_id, XComModel.map_index == -1)
     )
     for row in rows:
-        value = _decoded(row.value)
+        value = entities.xcom_value(row.value)
         if row.key == REUSE_XCOM_KEY or DataLocation.is_xcom(value):
             found.setdefault(row.task_id, {})[row.key] = value
     return found
-
-
-def _decoded(value: Any) -> Any:
-    """An XCom column's value: a dict may come back as its JSON text, other values as they are."""
-    if isinstance(value, str) and value.startswith("{"):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return value
-    return value
 
 
 def _steps_in_graph_order(dag: Any) -> list[tuple[str, list[str]]]:
