@@ -37,9 +37,8 @@ def push(folder: str, datastore: str, prefix: str) -> tuple[list[str], list[str]
     local = sorted(source_files(folder), key=lambda path: ("/" not in path, path))
     for relative in local:
         backend.upload_file(os.path.join(folder, relative), f"{prefix}/{relative}")
-    stale = sorted(
-        info.path[len(prefix) + 1 :] for info in backend.list_files(prefix) if info.path[len(prefix) + 1 :] not in local
-    )
+    remote = {info.path[len(prefix) + 1 :] for info in backend.list_files(prefix)}
+    stale = sorted(remote - set(local))
     for relative in stale:
         backend.delete(f"{prefix}/{relative}")
     return local, stale
