@@ -263,7 +263,7 @@ class Stack:
         return os.path.join(self.home, "workers", name)
 
     def _component_env(self, name: str) -> dict[str, str]:
-        if not name.startswith("worker-"):
+        if name in COMPONENTS:
             return self.env
         home = self.worker_home(name.removeprefix("worker-"))
         for folder in ("logs", "dag-bundles", "tmp"):
