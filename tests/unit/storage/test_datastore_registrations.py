@@ -94,7 +94,7 @@ def test_nothing_is_checked_while_a_dag_file_is_parsed(tmp_path):
 
 def test_a_notebook_asks_the_deployment_it_names_and_says_when_it_cannot(ws, monkeypatch):
     from amlflow.exceptions import AuthenticationException
-    from tests.fixtures.azurite import free_port
+    from scripts.stack import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setenv("AMLFLOW_API_URL", url)
@@ -211,7 +211,7 @@ def test_registering_again_keeps_same_settings_refuses_others_and_never_shows_th
 
 
 def test_a_failed_validation_names_the_datastore_not_the_password(ws):
-    from tests.fixtures.azurite import free_port
+    from scripts.stack import free_port
 
     with pytest.raises(DatastoreError) as caught:
         Datastore.register_azure_postgre_sql(
