@@ -302,8 +302,6 @@ class Stack:
             raise StackError(f"port {self.port} on 127.0.0.1 is in use; choose another (AMLFLOW_DEMO_PORT)")
         write_bytecode()
         self.run_cli("db", "migrate")
-        if os.path.exists(self.sqlite_path):
-            use_write_ahead_log(self.sqlite_path)
         if any(name.endswith(".py") for _, _, names in os.walk(self.dags_folder) for name in names):
             # Pools of the compute targets the pipelines use; an empty DAG folder has none (saves a CLI start).
             self.run_cli("pools", "sync", tool="amlflow")
@@ -581,20 +579,6 @@ def celery_config(database: str, broker: str, dags_prefix: str, datastore: str =
         "operators": {"default_queue": "default"},
         "dag_processor": {"dag_bundle_config_list": json.dumps(bundles)},
     }
-
-
-def use_write_ahead_log(path: str) -> None:
-    """Put a SQLite database in WAL mode (kept in the file): readers no longer block a writer's commit.
-
-    In the default journal mode a commit waits for every open read to end, and under load (a scheduler
-    loop, task starts, a notebook's requests) some waited past sqlite3's 5 s and failed with "database is
-    locked". A longer busy timeout is no cure: connections that wait on the lock while holding one of the
-    api-server's pooled connections stall every request for that long.
-    """
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(path)) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
 
 
 def worker_hostname() -> str:

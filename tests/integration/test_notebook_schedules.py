@@ -108,10 +108,13 @@ def test_a_disabled_schedule_stops_firing(every_minute, airflow_stack, tmp_path)
     status, dag = airflow_stack.request("GET", f"/api/v2/dags/{dag_id}")
     assert status == 200 and dag["is_paused"]
     fired = len(_runs(airflow_stack, schedule_id))
-    time.sleep(75)  # more than one period: an active 1-minute schedule would have fired again
+    # The other schedule, created with it for the same minutes and still active, fires again: a period passed.
+    active_id = every_minute["schedules"]["greet_scheduled"][0]
+    active_fired = len(_runs(airflow_stack, active_id))
+    wait_until(lambda: len(_runs(airflow_stack, active_id)) > active_fired, timeout=150, what="the active one's run")
+    time.sleep(5)  # the two were created a moment apart: the disabled one's minute has passed too
     assert len(_runs(airflow_stack, schedule_id)) == fired
-    other_id = every_minute["schedules"]["greet_scheduled"][0]
-    assert airflow_stack.request("PATCH", f"{SERVICE}/Schedules/{other_id}", {"status": "Disabled"})[0] == 200
+    assert airflow_stack.request("PATCH", f"{SERVICE}/Schedules/{active_id}", {"status": "Disabled"})[0] == 200
 
 
 def test_what_azure_ml_refuses_is_refused_naming_the_field(every_minute, airflow_stack, tmp_path):

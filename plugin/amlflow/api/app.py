@@ -17,7 +17,6 @@ validation, run creation and audit logging are Airflow's. Errors come as Azure M
 
 from __future__ import annotations
 
-import threading
 import uuid
 from typing import Annotated, Any
 
@@ -28,7 +27,6 @@ from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.datamodels.dag_run import DAGRunPatchBody, TriggerDAGRunPostBody
 from airflow.api_fastapi.core_api.routes.public.dag_run import patch_dag_run, trigger_dag_run
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from airflow.api_fastapi.logging.decorators import action_logging
 from airflow.models import DagModel, DagRun
 from airflow.models.dag import DagTag
 from airflow.models.taskinstance import TaskInstance
@@ -51,18 +49,13 @@ from amlflow.api import (
     schedules,
 )
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
+from amlflow.api.transactions import audit_log, committed
 from amlflow.api.urls import SERVICE, request_base_url
 from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
 from amlflow.runtime import run_conf
 from amlflow.runtime.reuse import REUSE_XCOM_KEY
 
 ERROR_CODES = {400: "UserError", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 409: "Conflict"}
-
-
-#: One run-creating transaction at a time in this api-server, committed inside. On SQLite (the embedded
-#: default) two requests that each read, then write, deadlock: each holds the lock the other's commit
-#: needs, until one fails with "database is locked" (two notebooks submitting at once did).
-_RUN_WRITES = threading.Lock()
 
 
 def create_app() -> FastAPI:
@@ -196,16 +189,13 @@ def submit_published_pipeline(
     dag_id: str,
     request: Request,
     submission: Annotated[PipelineSubmission, Depends(_submission)],
-    _audit: Annotated[None, Depends(action_logging())],
+    _audit: Annotated[None, Depends(audit_log())],
     dag_bag: DagBagDep,
     user: GetUserDep,
     session: SessionDep,
 ) -> dict[str, Any]:
     """Start a run of a published pipeline (or a submitted one) with Azure ML's ``PipelineSubmissionInfo`` body."""
-    with _RUN_WRITES:
-        entity = _submit(dag_id, request, submission, dag_bag, user, session)
-        session.commit()
-    return entity
+    return committed(session, lambda: _submit(dag_id, request, submission, dag_bag, user, session))
 
 
 def _submit(
@@ -245,7 +235,7 @@ def submit_to_endpoint(
     endpoint_id: str,
     request: Request,
     submission: Annotated[PipelineSubmission, Depends(_submission)],
-    _audit: Annotated[None, Depends(action_logging())],
+    _audit: Annotated[None, Depends(audit_log())],
     dag_bag: DagBagDep,
     user: GetUserDep,
     session: SessionDep,
@@ -262,7 +252,7 @@ def submit_to_endpoint_by_name(
     name: str,
     request: Request,
     submission: Annotated[PipelineSubmission, Depends(_submission)],
-    _audit: Annotated[None, Depends(action_logging())],
+    _audit: Annotated[None, Depends(audit_log())],
     dag_bag: DagBagDep,
     user: GetUserDep,
     session: SessionDep,
@@ -285,10 +275,7 @@ def _submit_to_record(
 ) -> dict[str, Any]:
     dag_id = endpoints.resolve(record, version)
     requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=dag_id)(request, user)
-    with _RUN_WRITES:
-        entity = _submit(dag_id, request, submission, dag_bag, user, session)
-        session.commit()
-    return entity
+    return committed(session, lambda: _submit(dag_id, request, submission, dag_bag, user, session))
 
 
 def list_published_pipelines(
@@ -395,16 +382,13 @@ def _reuse_value(value: Any) -> dict[str, Any] | None:
 def cancel_pipeline_run(
     run_id: str,
     request: Request,
-    _audit: Annotated[None, Depends(action_logging())],
+    _audit: Annotated[None, Depends(audit_log())],
     user: GetUserDep,
     session: SessionDep,
     dag_bag: DagBagDep,
 ) -> dict[str, Any]:
     """Stop a run as Airflow's "mark failed" does, and remember it was canceled (status ``Canceled``)."""
-    with _RUN_WRITES:
-        entity = _cancel(run_id, request, user, session, dag_bag)
-        session.commit()
-    return entity
+    return committed(session, lambda: _cancel(run_id, request, user, session, dag_bag))
 
 
 def _cancel(run_id: str, request: Request, user: Any, session: Any, dag_bag: Any) -> dict[str, Any]:

@@ -29,7 +29,6 @@ import yaml
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 from airflow.api_fastapi.core_api.security import GetUserDep
-from airflow.api_fastapi.logging.decorators import action_logging
 from airflow.models import DagModel
 from airflow.models.dagbag import DagPriorityParsingRequest
 from airflow.models.errors import ParseImportError
@@ -41,6 +40,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from amlflow import config
+from amlflow.api.transactions import audit_log
 from amlflow.bundles import layout
 from amlflow.bundles.store import BundleNotConfigured, PipelineStore, staging_folder, store_for_deployment
 from amlflow.commands.pools import compute_targets_of, sync_pools
@@ -140,9 +140,7 @@ def get_definition(dag_id: str) -> dict[str, str]:
     return {"Id": dag_id, "Definition": text}
 
 
-def put_definition(
-    dag_id: str, body: DefinitionBody, _audit: Annotated[None, Depends(action_logging())]
-) -> dict[str, Any]:
+def put_definition(dag_id: str, body: DefinitionBody, _audit: Annotated[None, Depends(audit_log())]) -> dict[str, Any]:
     """Write a pipeline into the bundle and wait until the dag-processor has made its DAG."""
     if not _DAG_ID.match(dag_id):
         raise HTTPException(status.HTTP_400_BAD_REQUEST, f"{dag_id!r} is not a pipeline id (letters, digits, _.-)")

@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from amlflow.api import endpoints, entities, pipelines
 from amlflow.api.submission import SubmissionError, parse, to_conf
+from amlflow.api.transactions import committed
 from amlflow.api.urls import SERVICE
 from amlflow.factory.schedule_dag import schedule_dag_id
 from amlflow.runtime import run_conf
@@ -227,8 +228,7 @@ def _deploy(record: dict[str, Any], session: Any, dag_bag: Any, wait: bool, base
         pipelines.wait_until_parsed(record["dag_id"], store, since=started)
     model = session.get(DagModel, record["dag_id"])
     if model is not None:
-        model.is_paused = not definition["active"]
-        session.commit()
+        committed(session, lambda: setattr(model, "is_paused", not definition["active"]))
 
 
 def _target(record: dict[str, Any], session: Any) -> str:
