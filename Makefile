@@ -36,7 +36,12 @@ postgres-tools:
 redis-tools:
 	sh scripts/ensure_redis.sh
 
-test: install $(NODE_MODULES) docker-tools postgres-tools redis-tools
+# Headless Chromium and chromedriver (Debian's chromium, chromium-driver) for the pipeline view's browser tests.
+.PHONY: chromium-tools
+chromium-tools:
+	sh scripts/ensure_chromium.sh
+
+test: install $(NODE_MODULES) docker-tools postgres-tools redis-tools chromium-tools
 	$(BIN)/python -m pytest
 
 lint: install

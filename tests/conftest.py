@@ -19,6 +19,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.adla_double",
     "tests.fixtures.airflow_stack",
     "tests.fixtures.azurite",
+    "tests.fixtures.browser",
     "tests.fixtures.docker_engine",
     "tests.fixtures.databricks_double",
     "tests.fixtures.fileshare_double",

@@ -46,7 +46,11 @@ def get_provider_info() -> dict[str, Any]:
         "operators": [{"integration-name": "amlflow", "python-modules": operator_modules()}],
         "plugins": [{"name": "amlflow", "plugin-class": "amlflow.api.plugin.AmlflowPlugin"}],
         "hooks": _modules("hooks"),
-        "extra-links": ["airflow.providers.databricks.operators.databricks.DatabricksJobRunLink"],
+        "extra-links": [
+            "airflow.providers.databricks.operators.databricks.DatabricksJobRunLink",
+            "amlflow.extra_links.PipelineViewLink",
+            "amlflow.extra_links.StepOutputsLink",
+        ],
         "triggers": _modules("triggers"),
         "connection-types": [{"hook-class-name": "amlflow.hooks.adla.AdlaHook", "connection-type": "amlflow_adla"}],
         "config": {

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 
 import pytest
 
+from amlflow.api.urls import run_page_path
 from tests.conftest import ROOT
+from tests.fixtures.airflow_stack import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -74,3 +77,112 @@ def test_an_unknown_run_gets_404_naming_it(airflow_stack, runs):
     status, answer = view(airflow_stack, "no_such_run")
     assert status == 404
     assert answer["error"]["message"] == f"pipeline '{DAG_ID}' has no run 'no_such_run'"
+
+
+# -- the pages, in headless Chromium ---------------------------------------------------------------------
+PAGE = "/amlflow/view/dags/{dag_id}/runs/{run_id}"
+
+
+def step_section(browser, name: str):
+    from selenium.webdriver.common.by import By
+
+    return browser.driver.find_element(By.CSS_SELECTOR, f'section.step[data-step="{name}"]')
+
+
+def test_the_run_page_shows_steps_reuse_outputs_and_a_metric_chart(browser, airflow_stack, runs):
+    from selenium.webdriver.common.by import By
+
+    first, second = runs
+    browser.open_as(airflow_stack, "admin", PAGE.format(dag_id=DAG_ID, run_id=second))
+    nodes = browser.driver.find_elements(By.CSS_SELECTOR, "svg.graph g.node")
+    assert [(n.get_attribute("data-step"), n.get_attribute("data-status")) for n in nodes] == [
+        ("score", "Finished"),
+        ("report", "Finished"),
+    ]
+    score, report = step_section(browser, "score"), step_section(browser, "report")
+    assert "Finished" in score.find_element(By.CSS_SELECTOR, "h3 .status").text
+    reused_from = score.find_element(By.CSS_SELECTOR, "a.reused-from")
+    assert reused_from.text == first
+    assert urllib.parse.unquote(reused_from.get_attribute("href")).endswith(f"/runs/{first}")
+    assert not report.find_elements(By.CSS_SELECTOR, "a.reused-from")  # allow_reuse=False: it ran again
+    chart = score.find_element(By.CSS_SELECTOR, 'figure.chart[data-metric="losses"]')
+    assert chart.get_attribute("data-points") == "3" and chart.find_elements(By.CSS_SELECTOR, "polyline")
+    assert score.find_element(By.CSS_SELECTOR, 'figure.chart[data-metric="curve"]')
+    log = score.find_element(By.CSS_SELECTOR, "a.log").get_attribute("href")
+    assert log == f"{airflow_stack.url}/dags/{DAG_ID}/runs/{second}/tasks/score"
+    browser.screenshot("pipeline-view-run")
+
+
+def test_an_output_link_downloads_the_file_the_step_wrote(browser, airflow_stack, runs):
+    from selenium.webdriver.common.by import By
+
+    first, second = runs
+    browser.open_as(airflow_stack, "admin", PAGE.format(dag_id=DAG_ID, run_id=second))
+    link = step_section(browser, "score").find_element(By.CSS_SELECTOR, '.output[data-output="scores"] a.download')
+    assert link.text == "scores.json"
+    link.click()
+    saved = os.path.join(browser.downloads, "scores.json")
+    wait_until(lambda: os.path.exists(saved), timeout=30, what="the download")
+    location = airflow_stack.xcom(DAG_ID, first, "score", "scores")  # the reused run's output
+    written = os.path.join(airflow_stack.local_output(location), "scores.json")
+    with open(written, "rb") as original, open(saved, "rb") as downloaded:
+        assert downloaded.read() == original.read()
+
+
+def test_a_download_reads_only_files_under_the_output(airflow_stack, runs):
+    first, _second = runs
+    files = VIEW.format(dag_id=DAG_ID, run_id=first) + "/steps/score/outputs/scores/files/"
+    assert airflow_stack.request("GET", files + "scores.json")[0] == 200
+    status, answer = airflow_stack.request("GET", files + "../../../../../etc/passwd")
+    assert status in (400, 404), answer
+    status, answer = airflow_stack.request("GET", files + "missing.json")
+    assert status == 404 and answer["error"]["message"] == "output 'scores' of step 'score' has no file 'missing.json'"
+    status, answer = airflow_stack.request("GET", files.replace("/outputs/scores/", "/outputs/nothing/") + "x")
+    assert status == 404 and "has no output 'nothing'" in answer["error"]["message"]
+    assert airflow_stack.request("GET", files + "scores.json", user=None)[0] == 401
+
+
+def test_the_view_is_a_tab_of_the_run_in_airflows_ui(browser, airflow_stack, runs):
+    from selenium.webdriver.common.by import By
+
+    first, _second = runs
+    browser.open_as(airflow_stack, "admin", f"/dags/{DAG_ID}/runs/{first}/plugin/amlflow-pipeline-view")
+    wait_until(lambda: browser.driver.find_elements(By.CSS_SELECTOR, "iframe"), timeout=30, what="the tab's frame")
+    browser.driver.switch_to.frame(browser.driver.find_element(By.CSS_SELECTOR, "iframe"))
+    try:
+        wait_until(lambda: browser.driver.find_elements(By.CSS_SELECTOR, "section.step"), timeout=30, what="the steps")
+        assert [
+            s.get_attribute("data-step") for s in browser.driver.find_elements(By.CSS_SELECTOR, "section.step")
+        ] == [
+            "score",
+            "report",
+        ]
+    finally:
+        browser.driver.switch_to.default_content()
+    browser.screenshot("pipeline-view-in-airflow")
+
+
+def test_a_viewer_sees_the_page_and_cannot_trigger(browser, airflow_stack, runs):
+    from selenium.webdriver.common.by import By
+
+    first, _second = runs
+    browser.open_as(airflow_stack, "viewer", PAGE.format(dag_id=DAG_ID, run_id=first))
+    assert step_section(browser, "score").find_element(By.CSS_SELECTOR, "h3 .status").text == "Finished"
+    browser.screenshot("pipeline-view-as-viewer")
+    status, _answer = airflow_stack.request("POST", f"/api/v2/dags/{DAG_ID}/dagRuns", {"logical_date": None}, "viewer")
+    assert status == 403
+
+
+def test_a_browser_without_a_login_is_sent_to_airflows_login(browser, airflow_stack, runs):
+    first, _second = runs
+    browser.open_as(airflow_stack, None, PAGE.format(dag_id=DAG_ID, run_id=first))
+    wait_until(lambda: "/login" in browser.driver.current_url, timeout=30, what="the login page")
+    assert "runs/" not in browser.driver.page_source or "section" not in browser.driver.page_source
+
+
+def test_each_step_task_links_to_the_pipeline_view(airflow_stack, runs):
+    first, _second = runs
+    status, links = airflow_stack.request("GET", f"/api/v2/dags/{DAG_ID}/dagRuns/{first}/taskInstances/score/links")
+    assert status == 200, links
+    page = run_page_path(DAG_ID, first)  # the run id URL-encoded, as the page's own links are
+    assert links["extra_links"] == {"Pipeline view": page, "Step outputs": f"{page}#step-score"}

@@ -34,7 +34,7 @@ from airflow.models.xcom import XComModel
 from airflow.utils.state import TaskInstanceState
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import or_, select
 
 from amlflow.api import (
@@ -47,10 +47,11 @@ from amlflow.api import (
     pipeline_view,
     pipelines,
     schedules,
+    view_pages,
 )
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
 from amlflow.api.transactions import audit_log, committed
-from amlflow.api.urls import SERVICE, request_base_url
+from amlflow.api.urls import RUN_PAGE_PATH, SERVICE, request_base_url
 from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
 from amlflow.runtime import run_conf
 from amlflow.runtime.reuse import REUSE_XCOM_KEY
@@ -120,6 +121,19 @@ def create_app() -> FastAPI:
     app.add_api_route(
         pipeline_view.PATH, pipeline_view.get_run_view, methods=["GET"], dependencies=pipeline_view.DEPENDENCIES
     )
+    app.add_api_route(
+        RUN_PAGE_PATH,
+        view_pages.get_run_page,
+        methods=["GET"],
+        dependencies=pipeline_view.DEPENDENCIES,
+        response_class=HTMLResponse,
+    )
+    app.add_api_route(
+        view_pages.DOWNLOAD_PATH,
+        view_pages.download_output_file,
+        methods=["GET"],
+        dependencies=pipeline_view.DEPENDENCIES,
+    )
     _add_registry_routes(app)
     return app
 
@@ -154,8 +168,11 @@ def _error(status_code: int, message: str, headers: dict[str, str] | None = None
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status_code, headers=headers)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    page = view_pages.page_error(request, exc)
+    if page is not None:
+        return page
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return _error(exc.status_code, detail, getattr(exc, "headers", None))
 

@@ -7,6 +7,7 @@
      "steps": [{"name", "status", "state", "start", "end", "seconds", "try_number", "upstream",
                 "reused": {"dag_id", "run_id", "task_id"} or null,
                 "outputs": {name: {"datastore", "path", "uri"}},
+                "databricks_run_page": the Databricks run's page (a DatabricksStep) or null,
                 "metrics": {name: value, list, row list or table},
                 "log": "dags/<dag_id>/runs/<run_id>/tasks/<task_id>"}]}
 
@@ -27,6 +28,7 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from airflow.models import DagRun
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
+from airflow.providers.databricks.operators.databricks import XCOM_RUN_PAGE_URL_KEY
 from fastapi import Depends, HTTPException, status
 from sqlalchemy import select
 
@@ -43,9 +45,7 @@ DEPENDENCIES = [Depends(requires_access_dag(method="GET", access_entity=DagAcces
 
 def get_run_view(dag_id: str, run_id: str, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:
     """The view of run ``run_id`` of pipeline ``dag_id``; 404 naming what is missing."""
-    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-    if dag_run is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"pipeline {dag_id!r} has no run {run_id!r}")
+    dag_run = existing_run(session, dag_id, run_id)
     dag = dag_bag.get_dag_for_run(dag_run, session=session)
     query = select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
     tis = {ti.task_id: ti for ti in session.scalars(query)}
@@ -59,6 +59,23 @@ def get_run_view(dag_id: str, run_id: str, session: SessionDep, dag_bag: DagBagD
             for task_id, upstream in _steps_in_graph_order(dag)
         ],
     }
+
+
+def existing_run(session: Any, dag_id: str, run_id: str) -> DagRun:
+    """Run ``run_id`` of ``dag_id``, or HTTP 404 naming both."""
+    dag_run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    if dag_run is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"pipeline {dag_id!r} has no run {run_id!r}")
+    return dag_run
+
+
+def output_location(session: Any, dag_id: str, run_id: str, step: str, output: str) -> DataLocation:
+    """Where output ``output`` of ``step`` in this run is (a reused step's: the run it reused), or HTTP 404."""
+    existing_run(session, dag_id, run_id)
+    value = _step_xcoms(session, dag_id, run_id).get(step, {}).get(output)
+    if not DataLocation.is_xcom(value):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"step {step!r} of run {run_id!r} has no output {output!r}")
+    return DataLocation.from_xcom(value)
 
 
 def _run(dag_run: Any, dag: Any, failed: list[str]) -> dict[str, Any]:
@@ -103,6 +120,7 @@ def _step(
         "upstream": upstream,
         "reused": reused,
         "outputs": outputs,
+        "databricks_run_page": xcoms.get(XCOM_RUN_PAGE_URL_KEY),
         # Metrics are files of the step run (or of the run it reused), stored when its script ends.
         "metrics": read_metrics(*owner) if ended else {},
         "log": f"dags/{dag_id}/runs/{run_id}/tasks/{task_id}",
@@ -118,7 +136,7 @@ def _step_xcoms(session: Any, dag_id: str, run_id: str) -> dict[str, dict[str, A
     )
     for row in rows:
         value = entities.xcom_value(row.value)
-        if row.key == REUSE_XCOM_KEY or DataLocation.is_xcom(value):
+        if row.key in (REUSE_XCOM_KEY, XCOM_RUN_PAGE_URL_KEY) or DataLocation.is_xcom(value):
             found.setdefault(row.task_id, {})[row.key] = value
     return found
 

@@ -13,7 +13,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from amlflow.api.nesting_guard import NestingGuard
-from amlflow.api.urls import PREFIX
+from amlflow.api.urls import PREFIX, RUN_PAGE_PATH
 from amlflow.timetables.recurrence import RecurrenceTimetable
 
 
@@ -32,9 +32,19 @@ class _LazyApps:
 
 
 class AmlflowPlugin(AirflowPlugin):
-    """The Airflow plugin: the amlflow service's app, its nesting guard middleware and the recurrence timetable."""
+    """The Airflow plugin: the amlflow service's app, its nesting guard middleware, the recurrence timetable and
+    the pipeline view's tab."""
 
     name = "amlflow"
     fastapi_apps = _LazyApps()  # type: ignore[assignment]
     fastapi_root_middlewares = [{"middleware": NestingGuard, "args": [], "kwargs": {}, "name": "amlflow nesting guard"}]
     timetables = [RecurrenceTimetable]
+    # The run's pipeline view as a tab of every DAG run's page (Airflow fills in the ids, URL-encoded).
+    external_views = [
+        {
+            "name": "Pipeline view",
+            "href": (PREFIX + RUN_PAGE_PATH).lstrip("/").format(dag_id="{DAG_ID}", run_id="{RUN_ID}"),
+            "destination": "dag_run",
+            "url_route": "amlflow-pipeline-view",
+        }
+    ]

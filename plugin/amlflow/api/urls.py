@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import urllib.parse
 from typing import Any
 
 #: Where the amlflow plugin's FastAPI app is mounted in the Airflow api-server.
@@ -67,3 +68,13 @@ def request_base_url(request: Any) -> str:
 def submit_url(workspace: Any, pipeline_id: str) -> str:
     """The full URL that submits the published pipeline ``pipeline_id``."""
     return api_base_url(workspace) + submit_path(pipeline_id)
+
+
+#: The pipeline view's page of a run, under ``PREFIX`` (``amlflow.api.view_pages``).
+RUN_PAGE_PATH = "/view/dags/{dag_id}/runs/{run_id}"
+
+
+def run_page_path(dag_id: str, run_id: str) -> str:
+    """The path, from the api-server's root, of the pipeline view's page of run ``run_id`` of ``dag_id``."""
+    quote = urllib.parse.quote
+    return PREFIX + RUN_PAGE_PATH.format(dag_id=quote(dag_id, safe=""), run_id=quote(run_id, safe=""))

@@ -14,6 +14,7 @@ from airflow.sdk import BaseOperator
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError
+from amlflow.extra_links import STEP_LINKS
 from amlflow.hooks.adla import ENDED, AdlaHook, describe_errors, job_summary
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, resolve_input
@@ -58,6 +59,7 @@ class AdlaStepOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("step_params",)
     template_fields_renderers = {"step_params": "json"}
+    operator_extra_links = STEP_LINKS
     ui_color = "#d9f0e3"
 
     def __init__(

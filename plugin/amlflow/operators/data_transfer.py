@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from amlflow.exceptions import StepFailedError
+from amlflow.extra_links import STEP_LINKS
 from amlflow.runtime.fingerprint import step_fingerprint
 from amlflow.runtime.inputs import locate_input, resolve_input
 from amlflow.runtime.lifecycle import StepLifecycle
@@ -47,6 +48,7 @@ class DataTransferStepOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ()
+    operator_extra_links = STEP_LINKS
     ui_color = "#fde8c8"
 
     def __init__(

@@ -38,6 +38,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskD
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError
+from amlflow.extra_links import STEP_LINKS
 from amlflow.hooks.databricks import DatabricksStepHook, uploaded_files
 from amlflow.runtime.fingerprint import digest, step_fingerprint
 from amlflow.runtime.inputs import locate_input, resolve_input
@@ -77,6 +78,7 @@ class DatabricksStepOperator(DatabricksSubmitRunOperator):
 
     template_fields: Sequence[str] = (*DatabricksSubmitRunOperator.template_fields, "entry")
     template_fields_renderers = {"entry": "json", "cluster": "json"}
+    operator_extra_links = (*DatabricksSubmitRunOperator.operator_extra_links, *STEP_LINKS)
     ui_color = "#ffd8c2"
     ui_fgcolor = "#000"
 

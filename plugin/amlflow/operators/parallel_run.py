@@ -24,6 +24,7 @@ from airflow.sdk import BaseOperator
 from amlflow import config
 from amlflow.core.model import MODEL_DIR_ENV, latest_versions, stage_models
 from amlflow.exceptions import StepFailedError, StepInterruptedError
+from amlflow.extra_links import STEP_LINKS
 from amlflow.runtime import mini_batches, reuse
 from amlflow.runtime.arguments import data_environment, resolve_argv
 from amlflow.runtime.fingerprint import step_fingerprint
@@ -346,6 +347,8 @@ class ParallelRunMiniBatchOperator(_ParallelRunTask):
 
 class ParallelRunGatherOperator(_ParallelRunTask):
     """The step's end: thresholds checked, every mini-batch's rows and files committed as the output once."""
+
+    operator_extra_links = STEP_LINKS
 
     def execute(self, context: Any) -> None:
         """Check the thresholds and commit the step's output, within one step try."""

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 
 from amlflow import config
 from amlflow.exceptions import StepFailedError, StepInterruptedError
+from amlflow.extra_links import STEP_LINKS
 from amlflow.runtime import run_conf
 from amlflow.runtime.arguments import data_environment, resolve_argv
 from amlflow.runtime.artifacts import StepArtifacts
@@ -54,6 +55,7 @@ class PythonScriptStepOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("arguments", "step_params")
     template_fields_renderers = {"arguments": "json", "step_params": "json"}
+    operator_extra_links = STEP_LINKS
     ui_color = "#cfe6ff"
     #: the step kind its fingerprint names (a subclass that runs another kind of step names its own)
     step_kind = "PythonScriptStep"

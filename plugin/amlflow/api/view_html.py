@@ -1,0 +1,233 @@
+"""The pipeline view's HTML: a run's page drawn from the JSON of ``amlflow.api.pipeline_view``.
+
+Drawn on the server, one self-contained page (its style inline, its charts SVG, no script), so it opens at
+once inside Airflow's UI (an external view, in an iframe) and behind Airflow's own login. Every text that
+comes from a run is escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import urllib.parse
+from typing import Any
+
+#: Output files listed under each output; the rest are counted ("and 12 more").
+FILES_SHOWN = 20
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:16px;color:#1f2933}
+h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px} h3{font-size:15px;margin:0}
+table{border-collapse:collapse;margin:4px 0} td,th{border:1px solid #d9dee3;padding:3px 8px;text-align:left}
+.status{display:inline-block;border-radius:8px;padding:1px 8px;font-size:12px;color:#fff;background:#7b8794}
+.Finished{background:#2f855a} .Failed{background:#c53030} .Running{background:#2b6cb0}
+.Canceled{background:#975a16} .NotStarted,.Queued{background:#7b8794}
+.reused{background:#6b46c1}
+.step{border:1px solid #d9dee3;border-radius:6px;padding:8px 12px;margin:8px 0}
+.muted{color:#616e7c;font-size:13px} svg text{font-size:11px;fill:#1f2933}
+"""
+
+_BOX_WIDTH, _BOX_HEIGHT, _COLUMN, _ROW = 150, 34, 190, 50
+
+
+def run_page(view: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, int]]], links: dict[str, str]) -> str:
+    """The page of one run.
+
+    ``files`` maps (step, output) to the output's files (path under the output, size), at most
+    ``FILES_SHOWN + 1`` of them; ``links`` holds the URLs the page points to: ``ui`` (Airflow UI's base),
+    ``download`` (with ``{step}``, ``{output}``, ``{file}`` to fill) and ``run`` (another run's page,
+    with ``{run_id}``).
+    """
+    pipeline, run = view["pipeline"], view["run"]
+    parts = [
+        f"<h1>{_text(pipeline['name'])}</h1>",
+        f'<div class="muted">{_text(pipeline.get("description") or "")}</div>',
+        f"<p>Run <code>{_text(run['id'])}</code> {_status(run['status'])} · experiment "
+        f"{_text(run.get('experiment') or '-')} · {_duration(run.get('seconds'))}</p>",
+        "<h2>Parameters</h2>",
+        _table(["parameter", "value"], [[name, value] for name, value in run["parameters"].items()]),
+        "<h2>Steps</h2>",
+        _graph(view["steps"]),
+        *(_step(step, files, links) for step in view["steps"]),
+    ]
+    title = f"{pipeline['name']} · {run['id']}"
+    return _document(title, "\n".join(parts))
+
+
+def error_page(status_code: int, message: str) -> str:
+    """A refusal as a page: the HTTP status and the message that names what is wrong."""
+    return _document(f"{status_code}", f'<h1>{status_code}</h1><p class="error">{_text(message)}</p>')
+
+
+def _document(title: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{_text(title)}</title>'
+        f"<style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _graph(steps: list[dict[str, Any]]) -> str:
+    """The steps as boxes in layers, each after the steps it reads from, joined by lines."""
+    layer: dict[str, int] = {}
+    for step in steps:  # in graph order: every step after its upstream steps
+        layer[step["name"]] = 1 + max((layer[name] for name in step["upstream"]), default=-1)
+    rows: dict[int, int] = {}
+    where: dict[str, tuple[int, int]] = {}
+    for step in steps:
+        column = layer[step["name"]]
+        where[step["name"]] = (column * _COLUMN + 10, rows.get(column, 0) * _ROW + 10)
+        rows[column] = rows.get(column, 0) + 1
+    width = (max(layer.values(), default=0) + 1) * _COLUMN
+    height = max(rows.values(), default=1) * _ROW + 10
+    lines = [
+        f'<line x1="{where[up][0] + _BOX_WIDTH}" y1="{where[up][1] + _BOX_HEIGHT // 2}" '
+        f'x2="{where[step["name"]][0]}" y2="{where[step["name"]][1] + _BOX_HEIGHT // 2}" stroke="#9aa5b1"/>'
+        for step in steps
+        for up in step["upstream"]
+    ]
+    boxes = [
+        f'<a href="#step-{_attribute(step["name"])}"><g class="node" data-step="{_attribute(step["name"])}" '
+        f'data-status="{_attribute(step["status"])}"><rect x="{x}" y="{y}" width="{_BOX_WIDTH}" '
+        f'height="{_BOX_HEIGHT}" rx="5" fill="{_STATUS_COLOURS.get(step["status"], "#7b8794")}" '
+        f'stroke="{"#6b46c1" if step["reused"] else "none"}" stroke-width="3"/>'
+        f'<text x="{x + 8}" y="{y + 21}" style="fill:#fff">{_text(_shortened(step["name"]))}'
+        f"{' ♻' if step['reused'] else ''}</text></g></a>"
+        for step in steps
+        for x, y in [where[step["name"]]]
+    ]
+    return f'<svg class="graph" width="{width}" height="{height}">{"".join(lines + boxes)}</svg>'
+
+
+_STATUS_COLOURS = {"Finished": "#2f855a", "Failed": "#c53030", "Running": "#2b6cb0", "Canceled": "#975a16"}
+
+
+def _step(step: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, int]]], links: dict[str, str]) -> str:
+    name = step["name"]
+    head = [
+        f"<h3>{_text(name)} {_status(step['status'])}",
+        f' <span class="muted">try {step["try_number"]} · {_duration(step.get("seconds"))}</span>',
+        f' · <a class="log" href="{_attribute(links["ui"] + step["log"])}" target="_top">log in Airflow</a>',
+        "</h3>",
+    ]
+    reused = step["reused"]
+    if reused:
+        earlier = links["run"].format(run_id=urllib.parse.quote(reused["run_id"], safe=""))
+        head.append(
+            f'<p><span class="status reused">reused</span> output of run '
+            f'<a class="reused-from" href="{_attribute(earlier)}">{_text(reused["run_id"])}</a></p>'
+        )
+    if step.get("databricks_run_page"):
+        head.append(f'<p><a href="{_attribute(step["databricks_run_page"])}" target="_blank">Databricks run</a></p>')
+    parts = [*head]
+    for output, location in step["outputs"].items():
+        parts.append(_output(name, output, location, files.get((name, output), []), links["download"]))
+    if step["metrics"]:
+        parts.append(_metrics(step["metrics"]))
+    anchor = _attribute(name)
+    return f'<section class="step" id="step-{anchor}" data-step="{anchor}">{"".join(parts)}</section>'
+
+
+def _output(step: str, output: str, location: dict[str, str], files: list[tuple[str, int]], download: str) -> str:
+    items = [
+        f'<li><a class="download" download href="{_attribute(_download_url(download, step, output, path))}">'
+        f"{_text(path)}</a> <span class='muted'>{size:,} bytes</span></li>"
+        for path, size in files[:FILES_SHOWN]
+    ]
+    if len(files) > FILES_SHOWN:
+        items.append(f"<li class='muted'>and more: read the rest from {_text(location['uri'])}</li>")
+    return (
+        f'<div class="output" data-output="{_attribute(output)}"><b>{_text(output)}</b> '
+        f'<span class="muted">{_text(location["datastore"])}: {_text(location["path"])}</span>'
+        f"<ul>{''.join(items) or '<li class=muted>no files</li>'}</ul></div>"
+    )
+
+
+def _download_url(template: str, step: str, output: str, path: str) -> str:
+    quote = urllib.parse.quote
+    return template.format(step=quote(step, safe=""), output=quote(output, safe=""), file=quote(path))
+
+
+def _metrics(metrics: dict[str, Any]) -> str:
+    """Scalars in one table; a list as a line chart; rows and tables as a table, and a chart of each number
+    column after the first."""
+    scalars = [[name, value] for name, value in metrics.items() if not isinstance(value, (list, dict))]
+    parts = [_table(["metric", "value"], scalars)] if scalars else []
+    for name, value in metrics.items():
+        if isinstance(value, list):
+            parts.append(_chart(name, name, value))
+        elif isinstance(value, dict):
+            columns = list(value)
+            length = max((len(value[c]) if isinstance(value[c], list) else 1 for c in columns), default=0)
+            rows = [[_cell(value[c], i) for c in columns] for i in range(length)]
+            parts.append(f"<div><b>{_text(name)}</b>{_table(columns, rows)}</div>")
+            # A row's first column is its x (an epoch, a step): the others are charted in its order.
+            charted = columns[1:] if len(columns) > 1 else columns
+            parts += [_chart(name, f"{name}: {c}", value[c]) for c in charted if _is_series(value[c])]
+    return f'<div class="metrics">{"".join(parts)}</div>'
+
+
+def _cell(values: Any, index: int) -> Any:
+    if isinstance(values, list):
+        return values[index] if index < len(values) else ""
+    return values if index == 0 else ""
+
+
+def _chart(metric: str, title: str, values: list[Any]) -> str:
+    """A line chart of the numbers in ``values`` against their index (its points carry their values)."""
+    numbers = [float(v) for v in values if _is_number(v)]
+    if not numbers:
+        return f"<div><b>{_text(title)}</b>: {_text(json.dumps(values))}</div>"
+    width, height, pad = 320, 120, 24
+    low, high = min(numbers), max(numbers)
+    spread = (high - low) or 1.0
+    step = (width - 2 * pad) / max(len(numbers) - 1, 1)
+    points = [(pad + i * step, height - pad - (n - low) / spread * (height - 2 * pad)) for i, n in enumerate(numbers)]
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#2b6cb0"/>' for x, y in points)
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    return (
+        f'<figure class="chart" data-metric="{_attribute(metric)}" data-points="{len(numbers)}"><figcaption>'
+        f"{_text(title)}</figcaption><svg width='{width}' height='{height}'>"
+        f"<text x='2' y='{pad - 8}'>{high:g}</text><text x='2' y='{height - 6}'>{low:g}</text>"
+        f"<polyline fill='none' stroke='#2b6cb0' stroke-width='2' points='{path}'/>{dots}</svg></figure>"
+    )
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{_text(cell)}</th>" for cell in header)
+    body = "".join("<tr>" + "".join(f"<td>{_text(_shown(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _status(status: str) -> str:
+    return f'<span class="status {_attribute(status)}">{_text(status)}</span>'
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "not ended"
+    return f"{seconds:.1f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _shortened(name: str, limit: int = 20) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _is_series(values: Any) -> bool:
+    """Whether ``values`` is worth a chart: a list of two numbers or more."""
+    return isinstance(values, list) and len(values) > 1 and all(_is_number(v) for v in values)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _text(value: Any) -> str:
+    return html.escape(str(value), quote=False)
+
+
+def _attribute(value: Any) -> str:
+    return html.escape(str(value), quote=True)
