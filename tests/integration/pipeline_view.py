@@ -22,4 +22,4 @@ report = PythonScriptStep(
     source_directory="pipeline_view",
     allow_reuse=False,
 )
-Pipeline(ws, [report]).as_dag("pipeline_view")
+Pipeline(ws, [report]).publish(name="pipeline_view", description="Scores and a report of them, for the pipeline view.")

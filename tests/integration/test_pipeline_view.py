@@ -186,3 +186,33 @@ def test_each_step_task_links_to_the_pipeline_view(airflow_stack, runs):
     assert status == 200, links
     page = run_page_path(DAG_ID, first)  # the run id URL-encoded, as the page's own links are
     assert links["extra_links"] == {"Pipeline view": page, "Step outputs": f"{page}#step-score"}
+
+
+def test_the_pipelines_page_lists_the_pipeline_with_its_runs_and_compares_two(browser, airflow_stack, runs):
+    from selenium.webdriver.common.by import By
+
+    first, second = runs
+    browser.open_as(airflow_stack, "admin", "/amlflow/view/pipelines")
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "table.published tr")
+    found = [r for r in rows if DAG_ID in [td.text for td in r.find_elements(By.TAG_NAME, "td")]]
+    assert len(found) == 1, browser.driver.page_source[:3000]
+    row = found[0]
+    assert [a.text for a in row.find_elements(By.CSS_SELECTOR, "a.run")][:2] == [second, first]
+    browser.screenshot("pipeline-view-pipelines")
+    row.find_element(By.CSS_SELECTOR, "a.compare").click()
+    header = [th.text for th in browser.driver.find_elements(By.CSS_SELECTOR, "table.compare tr:first-child th")]
+    assert header[1:] == [first, second]
+    cells = {
+        tr.find_element(By.TAG_NAME, "th").text: [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
+        for tr in browser.driver.find_elements(By.CSS_SELECTOR, "table.compare tr")[1:]
+    }
+    assert cells["parameter factor"] == ["3", "3"]
+    assert cells["score · accuracy"] == ["0.75", "0.75"]
+    assert cells["score · losses"] == ["0.3 (last of 3)", "0.3 (last of 3)"]
+    browser.screenshot("pipeline-view-compare")
+
+
+def test_a_compare_of_one_run_is_refused_naming_the_query(airflow_stack, runs):
+    first, _second = runs
+    status, answer = airflow_stack.request("GET", f"/amlflow/view/dags/{DAG_ID}/compare?run={first}")
+    assert status == 400 and "run: name two runs or more" in str(answer)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.models.resource_details import DagAccessEntity
 from airflow.api_fastapi.common.dagbag import DagBagDep, create_dag_bag, get_latest_version_of_dag
 from airflow.api_fastapi.common.db.common import SessionDep
@@ -28,14 +27,13 @@ from airflow.api_fastapi.core_api.datamodels.dag_run import DAGRunPatchBody, Tri
 from airflow.api_fastapi.core_api.routes.public.dag_run import patch_dag_run, trigger_dag_run
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from airflow.models import DagModel, DagRun
-from airflow.models.dag import DagTag
 from airflow.models.taskinstance import TaskInstance
 from airflow.models.xcom import XComModel
 from airflow.utils.state import TaskInstanceState
 from fastapi import Depends, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from amlflow.api import (
     computes,
@@ -44,6 +42,7 @@ from amlflow.api import (
     drafts,
     endpoints,
     entities,
+    listings,
     pipeline_view,
     pipelines,
     schedules,
@@ -51,8 +50,7 @@ from amlflow.api import (
 )
 from amlflow.api.submission import PipelineSubmission, SubmissionError, parse, to_conf
 from amlflow.api.transactions import audit_log, committed
-from amlflow.api.urls import RUN_PAGE_PATH, SERVICE, request_base_url
-from amlflow.factory.dag_builder import EXPERIMENT_TAG_PREFIX, PUBLISHED_TAG, TAG
+from amlflow.api.urls import COMPARE_PATH, PIPELINES_PATH, RUN_PAGE_PATH, SERVICE, request_base_url
 from amlflow.runtime import run_conf
 from amlflow.runtime.reuse import REUSE_XCOM_KEY
 
@@ -76,7 +74,7 @@ def create_app() -> FastAPI:
         methods=["POST"],
         dependencies=[Depends(requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN))],
     )
-    app.add_api_route(f"{SERVICE}/PublishedPipelines", list_published_pipelines, methods=["GET"])
+    app.add_api_route(f"{SERVICE}/PublishedPipelines", listings.list_published_pipelines, methods=["GET"])
     app.add_api_route(
         f"{SERVICE}/PublishedPipelines/{{dag_id}}",
         get_published_pipeline,
@@ -86,7 +84,7 @@ def create_app() -> FastAPI:
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}", get_pipeline_run, methods=["GET"])
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/StepRuns", get_step_runs, methods=["GET"])
     app.add_api_route(f"{SERVICE}/PipelineRuns/{{run_id}}/Cancel", cancel_pipeline_run, methods=["POST"])
-    app.add_api_route(f"{SERVICE}/Experiments", list_experiments, methods=["GET"])
+    app.add_api_route(f"{SERVICE}/Experiments", listings.list_experiments, methods=["GET"])
     app.add_api_route(datastores.PATH, datastores.get_datastore, methods=["GET"], dependencies=datastores.DEPENDENCIES)
     app.add_api_route(
         datastores.LIST_PATH, datastores.list_datastores, methods=["GET"], dependencies=datastores.DEPENDENCIES
@@ -126,6 +124,20 @@ def create_app() -> FastAPI:
         view_pages.get_run_page,
         methods=["GET"],
         dependencies=pipeline_view.DEPENDENCIES,
+        response_class=HTMLResponse,
+    )
+    app.add_api_route(
+        COMPARE_PATH,
+        view_pages.get_compare_page,
+        methods=["GET"],
+        dependencies=pipeline_view.DEPENDENCIES,
+        response_class=HTMLResponse,
+    )
+    app.add_api_route(
+        PIPELINES_PATH,
+        view_pages.get_pipelines_page,
+        methods=["GET"],
+        dependencies=[Depends(requires_access_dag(method="GET"))],
         response_class=HTMLResponse,
     )
     app.add_api_route(
@@ -293,44 +305,6 @@ def _submit_to_record(
     dag_id = endpoints.resolve(record, version)
     requires_access_dag(method="POST", access_entity=DagAccessEntity.RUN, param_dag_id=dag_id)(request, user)
     return committed(session, lambda: _submit(dag_id, request, submission, dag_bag, user, session))
-
-
-def list_published_pipelines(
-    request: Request, user: GetUserDep, session: SessionDep, dag_bag: DagBagDep, activeOnly: bool = True
-) -> list[dict[str, Any]]:
-    """The published pipelines the caller may read (only the active ones unless ``activeOnly=false``)."""
-    readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
-    query = (
-        select(DagModel)
-        .join(DagTag, DagTag.dag_id == DagModel.dag_id)
-        .where(DagTag.name == PUBLISHED_TAG, ~DagModel.is_stale, DagModel.dag_id.in_(readable))
-        .order_by(DagModel.dag_id)
-    )
-    if activeOnly:
-        query = query.where(DagModel.is_paused.is_(False))
-    found = []
-    for dag_model in session.scalars(query):
-        dag = dag_bag.get_latest_version_of_dag(dag_model.dag_id, session=session)
-        if dag is not None:
-            found.append(entities.published_pipeline_entity(dag_model, dag, request_base_url(request)))
-    return found
-
-
-def list_experiments(user: GetUserDep, session: SessionDep) -> list[dict[str, str]]:
-    """The experiments of the runs and submitted pipelines the caller may read, by name."""
-    readable = get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
-    tags = session.execute(
-        select(DagTag.dag_id, DagTag.name).where(
-            DagTag.dag_id.in_(readable), or_(DagTag.name == TAG, DagTag.name.startswith(EXPERIMENT_TAG_PREFIX))
-        )
-    ).all()
-    ours = {dag_id for dag_id, name in tags if name == TAG}
-    names = {name[len(EXPERIMENT_TAG_PREFIX) :] for _, name in tags if name.startswith(EXPERIMENT_TAG_PREFIX)}
-    for conf in session.scalars(select(DagRun.conf).where(DagRun.dag_id.in_(ours))):
-        name = run_conf.experiment_name(conf)
-        if name:
-            names.add(name)
-    return [{"Name": name} for name in sorted(names)]
 
 
 def get_published_pipeline(dag_id: str, request: Request, session: SessionDep, dag_bag: DagBagDep) -> dict[str, Any]:

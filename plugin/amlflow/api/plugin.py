@@ -13,7 +13,7 @@ from typing import Any
 from airflow.plugins_manager import AirflowPlugin
 
 from amlflow.api.nesting_guard import NestingGuard
-from amlflow.api.urls import PREFIX, RUN_PAGE_PATH
+from amlflow.api.urls import PIPELINES_PATH, PREFIX, RUN_PAGE_PATH
 from amlflow.timetables.recurrence import RecurrenceTimetable
 
 
@@ -39,12 +39,19 @@ class AmlflowPlugin(AirflowPlugin):
     fastapi_apps = _LazyApps()  # type: ignore[assignment]
     fastapi_root_middlewares = [{"middleware": NestingGuard, "args": [], "kwargs": {}, "name": "amlflow nesting guard"}]
     timetables = [RecurrenceTimetable]
-    # The run's pipeline view as a tab of every DAG run's page (Airflow fills in the ids, URL-encoded).
+    # The run's pipeline view as a tab of every DAG run's page (Airflow fills in the ids, URL-encoded), and the
+    # pipelines page in the UI's menu.
     external_views = [
         {
             "name": "Pipeline view",
             "href": (PREFIX + RUN_PAGE_PATH).lstrip("/").format(dag_id="{DAG_ID}", run_id="{RUN_ID}"),
             "destination": "dag_run",
             "url_route": "amlflow-pipeline-view",
-        }
+        },
+        {
+            "name": "Pipelines",
+            "href": (PREFIX + PIPELINES_PATH).lstrip("/"),
+            "destination": "nav",
+            "url_route": "amlflow-pipelines",
+        },
     ]

@@ -78,3 +78,16 @@ def run_page_path(dag_id: str, run_id: str) -> str:
     """The path, from the api-server's root, of the pipeline view's page of run ``run_id`` of ``dag_id``."""
     quote = urllib.parse.quote
     return PREFIX + RUN_PAGE_PATH.format(dag_id=quote(dag_id, safe=""), run_id=quote(run_id, safe=""))
+
+
+#: The pipeline view's page of the published pipelines, under ``PREFIX``.
+PIPELINES_PATH = "/view/pipelines"
+
+#: The pipeline view's comparison of runs of one pipeline, under ``PREFIX``.
+COMPARE_PATH = "/view/dags/{dag_id}/compare"
+
+
+def compare_page_path(dag_id: str, run_ids: list[str]) -> str:
+    """The path of the pipeline view's page comparing runs ``run_ids`` of ``dag_id``."""
+    query = urllib.parse.urlencode([("run", run_id) for run_id in run_ids])
+    return PREFIX + COMPARE_PATH.format(dag_id=urllib.parse.quote(dag_id, safe="")) + "?" + query

@@ -12,6 +12,8 @@ import json
 import urllib.parse
 from typing import Any
 
+from amlflow.api.urls import compare_page_path, run_page_path
+
 #: Output files listed under each output; the rest are counted ("and 12 more").
 FILES_SHOWN = 20
 
@@ -34,9 +36,8 @@ def run_page(view: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, 
     """The page of one run.
 
     ``files`` maps (step, output) to the output's files (path under the output, size), at most
-    ``FILES_SHOWN + 1`` of them; ``links`` holds the URLs the page points to: ``ui`` (Airflow UI's base),
-    ``download`` (with ``{step}``, ``{output}``, ``{file}`` to fill) and ``run`` (another run's page,
-    with ``{run_id}``).
+    ``FILES_SHOWN + 1`` of them; ``links`` holds the URLs the page points to: ``ui`` (Airflow UI's base) and
+    ``download`` (with ``{step}``, ``{output}``, ``{file}`` to fill).
     """
     pipeline, run = view["pipeline"], view["run"]
     parts = [
@@ -111,7 +112,7 @@ def _step(step: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, int
     ]
     reused = step["reused"]
     if reused:
-        earlier = links["run"].format(run_id=urllib.parse.quote(reused["run_id"], safe=""))
+        earlier = run_page_path(reused["dag_id"], reused["run_id"])
         head.append(
             f'<p><span class="status reused">reused</span> output of run '
             f'<a class="reused-from" href="{_attribute(earlier)}">{_text(reused["run_id"])}</a></p>'
@@ -192,10 +193,14 @@ def _chart(metric: str, title: str, values: list[Any]) -> str:
     )
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def _table(header: list[str], rows: list[list[Any]], name: str = "") -> str:
     head = "".join(f"<th>{_text(cell)}</th>" for cell in header)
-    body = "".join("<tr>" + "".join(f"<td>{_text(_shown(cell))}</td>" for cell in row) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    body = "".join("<tr>" + "".join(f"<td>{_cell_html(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{_attribute(name)}"><tr>{head}</tr>{body}</table>'
+
+
+def _cell_html(cell: Any) -> str:
+    return cell if isinstance(cell, _Html) else _text(_shown(cell))
 
 
 def _shown(value: Any) -> str:
@@ -231,3 +236,106 @@ def _text(value: Any) -> str:
 
 def _attribute(value: Any) -> str:
     return html.escape(str(value), quote=True)
+
+
+def pipelines_page(
+    published: list[dict[str, Any]],
+    recent_runs: dict[str, list[str]],
+    endpoints: list[dict[str, Any]],
+    schedules: list[dict[str, Any]],
+    experiments: list[str],
+) -> str:
+    """The published pipelines (each with its latest runs, newest first, and a compare link), endpoints,
+    schedules and experiments."""
+    rows = []
+    for pipeline in published:
+        runs = recent_runs.get(pipeline["Id"], [])
+        run_links = " ".join(
+            f'<a class="run" href="{_attribute(run_page_path(pipeline["Id"], run_id))}">{_text(run_id)}</a>'
+            for run_id in runs
+        )
+        if len(runs) >= 2:
+            compare = compare_page_path(pipeline["Id"], [runs[1], runs[0]])
+            run_links += f' · <a class="compare" href="{_attribute(compare)}">compare the last two</a>'
+        rows.append(
+            [
+                pipeline["Name"],
+                pipeline["Id"],
+                pipeline.get("Version") or "",
+                pipeline["Status"],
+                pipeline["TotalRunSteps"],
+                pipeline["Parameters"],
+                _Html(run_links or "<span class='muted'>no runs yet</span>"),
+            ]
+        )
+    endpoint_rows = [
+        [e["Name"], e["Status"], e["DefaultVersion"], {v["Version"]: v["PipelineId"] for v in e["PipelineVersionList"]}]
+        for e in endpoints
+    ]
+    schedule_rows = [
+        [
+            s["name"],
+            s["status"],
+            s.get("pipeline_id") or s.get("pipeline_endpoint_id"),
+            s.get("experiment_name"),
+            s.get("recurrence") or {"datastore": s.get("datastore_name"), "path": s.get("path_on_datastore")},
+        ]
+        for s in schedules
+    ]
+    parts = [
+        "<h1>Pipelines</h1>",
+        "<h2>Published pipelines</h2>",
+        _table(["name", "id", "version", "status", "steps", "parameters", "latest runs"], rows, "published"),
+        "<h2>Pipeline endpoints</h2>",
+        _table(["name", "status", "default version", "versions"], endpoint_rows, "endpoints"),
+        "<h2>Schedules</h2>",
+        _table(["name", "status", "pipeline or endpoint", "experiment", "when"], schedule_rows, "schedules"),
+        "<h2>Experiments</h2>",
+        _table(["experiment"], [[name] for name in experiments], "experiments"),
+    ]
+    return _document("Pipelines", "\n".join(parts))
+
+
+def compare_page(views: list[dict[str, Any]]) -> str:
+    """Runs of one pipeline side by side: status, duration, parameters, and each step's metrics (a list by its
+    last value and length); a row whose values differ is marked."""
+    header = ["", *(view["run"]["id"] for view in views)]
+    rows: list[tuple[str, list[Any]]] = [
+        ("status", [view["run"]["status"] for view in views]),
+        ("duration", [_duration(view["run"].get("seconds")) for view in views]),
+    ]
+    parameters = sorted({name for view in views for name in view["run"]["parameters"]})
+    rows += [(f"parameter {name}", [view["run"]["parameters"].get(name, "") for view in views]) for name in parameters]
+    metrics = sorted({(step["name"], metric) for view in views for step in view["steps"] for metric in step["metrics"]})
+    for step_name, metric in metrics:
+        values = []
+        for view in views:
+            step = next((s for s in view["steps"] if s["name"] == step_name), None)
+            values.append(_compared(step["metrics"].get(metric, "") if step else ""))
+        rows.append((f"{step_name} · {metric}", values))
+    body = "".join(
+        f'<tr class="{"differs" if len({json.dumps(v, sort_keys=True) for v in values}) > 1 else "same"}">'
+        f"<th>{_text(label)}</th>" + "".join(f"<td>{_text(_shown(v))}</td>" for v in values) + "</tr>"
+        for label, values in rows
+    )
+    head = "".join(f"<th>{_text(cell)}</th>" for cell in header)
+    title = views[0]["pipeline"]["name"]
+    return _document(
+        f"Compare · {title}",
+        f"<h1>{_text(title)}: {len(views)} runs compared</h1>"
+        f"<style>.differs td{{background:#fefcbf}}</style><table class='compare'><tr>{head}</tr>{body}</table>",
+    )
+
+
+def _compared(value: Any) -> Any:
+    """A metric as one cell: a list by its last value and its length, a table by its row count."""
+    if isinstance(value, list):
+        return f"{_shown(value[-1])} (last of {len(value)})" if value else "[]"
+    if isinstance(value, dict):
+        lengths = [len(v) for v in value.values() if isinstance(v, list)]
+        return f"{max(lengths, default=1)} rows"
+    return value
+
+
+class _Html(str):
+    """Markup made here, from escaped parts: shown as is in a table cell."""

@@ -3,11 +3,14 @@
 - ``GET /amlflow/view/dags/{dag_id}/runs/{run_id}``: the run's page (``amlflow.api.view_html``); Airflow's UI
   shows it as the "Pipeline view" tab of a DAG run (the plugin's external view), and task instances link to
   it (``amlflow.extra_links``).
+- ``GET /amlflow/view/dags/{dag_id}/compare?run=<id>&run=<id>``: runs of one pipeline side by side.
+- ``GET /amlflow/view/pipelines``: the published pipelines the user may read, with their latest runs, their
+  endpoints and schedules, and the experiments ("Pipelines" in the UI's menu).
 - ``GET /amlflow/view/v1.0/dags/{dag_id}/runs/{run_id}/steps/{step}/outputs/{output}/files/{path}``: one
   file of a step's output, as an attachment.
 
-Both are behind Airflow's login (the UI's ``_token`` cookie or a bearer token) and need read access to the
-DAG's runs. A browser without a login is sent to Airflow's login page and back.
+All are behind Airflow's login (the UI's ``_token`` cookie or a bearer token); a run's pages need read
+access to the DAG's runs. A browser without a login is sent to Airflow's login page and back.
 """
 
 from __future__ import annotations
@@ -15,19 +18,26 @@ from __future__ import annotations
 import mimetypes
 import posixpath
 import urllib.parse
+from typing import Annotated, Any
 
 from airflow.api_fastapi.common.dagbag import DagBagDep
 from airflow.api_fastapi.common.db.common import SessionDep
-from fastapi import HTTPException, Request, status
+from airflow.api_fastapi.core_api.security import GetUserDep
+from airflow.models import DagRun
+from fastapi import HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
 
-from amlflow.api import pipeline_view, view_html
-from amlflow.api.urls import PREFIX, RUN_PAGE_PATH
+from amlflow.api import endpoints, listings, pipeline_view, schedules, view_html
+from amlflow.api.urls import PREFIX
 from amlflow.storage.base import join
 from amlflow.storage.names import relative_path_problem
 from amlflow.storage.registry import get_backend
 
 DOWNLOAD_PATH = pipeline_view.PATH + "/steps/{step}/outputs/{output}/files/{path:path}"
+
+#: Runs shown per pipeline on the pipelines page, newest first.
+RECENT_RUNS = 5
 
 #: Larger files are not sent through the api-server: the page says where they are instead.
 MAX_DOWNLOAD_BYTES = 100 * 1024 * 1024
@@ -44,6 +54,43 @@ def get_run_page(dag_id: str, run_id: str, session: SessionDep, dag_bag: DagBagD
     return HTMLResponse(view_html.run_page(view, files, _links(dag_id, run_id)))
 
 
+def get_pipelines_page(request: Request, user: GetUserDep, session: SessionDep, dag_bag: DagBagDep) -> HTMLResponse:
+    """The published pipelines the user may read, with their latest runs; their endpoints and schedules; the
+    experiments."""
+    published = listings.list_published_pipelines(request, user, session, dag_bag, activeOnly=False)
+    ids = {pipeline["Id"] for pipeline in published}
+    recent = {dag_id: _latest_run_ids(session, dag_id) for dag_id in ids}
+    shown_endpoints = [
+        e
+        for e in endpoints.list_endpoints(request, activeOnly=False)
+        if {v["PipelineId"] for v in e["PipelineVersionList"]} <= ids
+    ]
+    endpoint_ids = {e["Id"] for e in shown_endpoints}
+    shown_schedules = [
+        s
+        for s in schedules.list_schedules(activeOnly=False)
+        if s.get("pipeline_id") in ids or s.get("pipeline_endpoint_id") in endpoint_ids
+    ]
+    experiments = [entry["Name"] for entry in listings.list_experiments(user, session)]
+    page = view_html.pipelines_page(published, recent, shown_endpoints, shown_schedules, experiments)
+    return HTMLResponse(page)
+
+
+def _latest_run_ids(session: Any, dag_id: str) -> list[str]:
+    query = select(DagRun.run_id).where(DagRun.dag_id == dag_id).order_by(DagRun.id.desc()).limit(RECENT_RUNS)
+    return list(session.scalars(query))
+
+
+def get_compare_page(
+    dag_id: str, run: Annotated[list[str], Query()], session: SessionDep, dag_bag: DagBagDep
+) -> HTMLResponse:
+    """Runs ``run`` (two or more, repeated in the query) of ``dag_id`` side by side."""
+    if len(run) < 2:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "run: name two runs or more (?run=<id>&run=<id>)")
+    views = [pipeline_view.get_run_view(dag_id, run_id, session, dag_bag) for run_id in run]
+    return HTMLResponse(view_html.compare_page(views))
+
+
 def _links(dag_id: str, run_id: str) -> dict[str, str]:
     """The page's links, from the server's root: the page is opened from Airflow's UI on the same server."""
     quote = urllib.parse.quote
@@ -51,7 +98,6 @@ def _links(dag_id: str, run_id: str) -> dict[str, str]:
     return {
         "ui": "/",
         "download": run_api + "/steps/{step}/outputs/{output}/files/{file}",
-        "run": PREFIX + RUN_PAGE_PATH.format(dag_id=quote(dag_id, safe=""), run_id="{run_id}"),
     }
 
 
@@ -92,7 +138,8 @@ def _attachment(name: str) -> str:
 def page_error(request: Request, error: HTTPException) -> Response | None:
     """The answer to a refused request for a page (None for the JSON routes): a browser without a login goes
     to Airflow's login page, which sends it back; any other refusal is a page that says why."""
-    if not request.url.path.startswith(PREFIX + RUN_PAGE_PATH.split("{")[0]):
+    path = request.url.path
+    if not path.startswith(PREFIX + "/view/") or path.startswith(PREFIX + "/view/v1.0/"):
         return None
     if error.status_code == status.HTTP_401_UNAUTHORIZED:
         from airflow.api_fastapi.app import get_auth_manager

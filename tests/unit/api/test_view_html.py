@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from amlflow.api import view_html
 
-LINKS = {"ui": "/", "download": "/files/{step}/{output}/{file}", "run": "/runs/{run_id}"}
+LINKS = {"ui": "/", "download": "/files/{step}/{output}/{file}"}
 
 
 def view(step_name: str = "train", metrics: dict | None = None, reused: dict | None = None) -> dict:
@@ -35,7 +35,7 @@ def test_text_from_a_run_is_escaped_wherever_it_is_shown():
 
 def test_a_reused_step_links_to_the_run_it_reused():
     page = view_html.run_page(view(reused={"dag_id": "p", "run_id": "a+b", "task_id": "train"}), {}, LINKS)
-    assert '<a class="reused-from" href="/runs/a%2Bb">a+b</a>' in page
+    assert '<a class="reused-from" href="/amlflow/view/dags/p/runs/a%2Bb">a+b</a>' in page
 
 
 def test_an_output_lists_its_files_as_downloads_and_says_when_there_are_more():
