@@ -10,6 +10,7 @@ import pytest
 from amlflow.api.urls import run_page_path
 from tests.conftest import ROOT
 from tests.fixtures.airflow_stack import wait_until
+from tests.fixtures.auth_manager import HIDDEN_DAG, OUTSIDER
 
 pytestmark = pytest.mark.integration
 
@@ -216,3 +217,19 @@ def test_a_compare_of_one_run_is_refused_naming_the_query(airflow_stack, runs):
     first, _second = runs
     status, answer = airflow_stack.request("GET", f"/amlflow/view/dags/{DAG_ID}/compare?run={first}")
     assert status == 400 and "run: name two runs or more" in str(answer)
+
+
+def test_a_user_without_access_to_the_dag_sees_nothing_of_it(browser, airflow_stack, runs):
+    first, _second = runs
+    assert OUTSIDER == "outsider" and HIDDEN_DAG == DAG_ID
+    browser.open_as(airflow_stack, OUTSIDER, PAGE.format(dag_id=DAG_ID, run_id=first))
+    page = browser.driver.page_source
+    assert "403" in page and "score" not in page and "scores.json" not in page
+    browser.open_as(airflow_stack, OUTSIDER, "/amlflow/view/pipelines")
+    assert DAG_ID not in browser.driver.page_source
+    browser.open_as(airflow_stack, OUTSIDER, f"/amlflow/view/dags/{DAG_ID}/compare?run={first}&run={_second}")
+    assert "score" not in browser.driver.page_source
+    files = VIEW.format(dag_id=DAG_ID, run_id=first) + "/steps/score/outputs/scores/files/scores.json"
+    for path in (VIEW.format(dag_id=DAG_ID, run_id=first), files):
+        assert airflow_stack.request("GET", path, user=OUTSIDER)[0] == 403
+    assert airflow_stack.request("GET", "/amlflow/view/pipelines", user="viewer")[0] == 200
