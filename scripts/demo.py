@@ -79,6 +79,7 @@ def run_example(stack: Stack, pipeline_arg: int) -> int:
 
     # From here on the demo is a user of amlflow's client, as a notebook would be after a REST trigger.
     os.environ.update(stack.env)  # this deployment's config: the client reads outputs from its datastores
+    from amlflow.api.urls import run_page_path
     from amlflow.core import Workspace
     from amlflow.core.authentication import AirflowTokenAuthentication
     from amlflow.pipeline.core.run import PipelineRun
@@ -93,6 +94,7 @@ def run_example(stack: Stack, pipeline_arg: int) -> int:
             if step.get_status() == "Failed":
                 print(f"\n{step.name} failed; end of its stderr:\n{step.get_stderr_log()[-3000:]}")
     print(f"\nAirflow UI:   {run.get_portal_url()}")
+    print(f'Pipeline view: {stack.url}{run_page_path(DAG_ID, run_id)} (the run\'s "Pipeline view" tab)')
     print(f"Log in as:    admin / {stack.passwords['admin']}")
     print(f"REST API:     {stack.url}/api/v2 (token: POST {stack.url}/auth/token)")
     print("Airflow keeps running; `make stop` stops it.")
