@@ -29,15 +29,17 @@ table{border-collapse:collapse;margin:4px 0} td,th{border:1px solid #d9dee3;padd
 .muted{color:#616e7c;font-size:13px} svg text{font-size:11px;fill:#1f2933}
 """
 
+#: (step, output) -> the output's files (path under the output, size), or why the datastore could not list them.
+OutputFiles = dict[tuple[str, str], list[tuple[str, int]] | str]
+
 _BOX_WIDTH, _BOX_HEIGHT, _COLUMN, _ROW = 150, 34, 190, 50
 
 
-def run_page(view: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, int]]], links: dict[str, str]) -> str:
+def run_page(view: dict[str, Any], files: OutputFiles, links: dict[str, str]) -> str:
     """The page of one run.
 
-    ``files`` maps (step, output) to the output's files (path under the output, size), at most
-    ``FILES_SHOWN + 1`` of them; ``links`` holds the URLs the page points to: ``ui`` (Airflow UI's base) and
-    ``download`` (with ``{step}``, ``{output}``, ``{file}`` to fill).
+    ``files`` holds at most ``FILES_SHOWN + 1`` files of each output; ``links`` the URLs the page points to:
+    ``ui`` (Airflow UI's base) and ``download`` (with ``{step}``, ``{output}``, ``{file}`` to fill).
     """
     pipeline, run = view["pipeline"], view["run"]
     parts = [
@@ -102,7 +104,7 @@ def _graph(steps: list[dict[str, Any]]) -> str:
 _STATUS_COLOURS = {"Finished": "#2f855a", "Failed": "#c53030", "Running": "#2b6cb0", "Canceled": "#975a16"}
 
 
-def _step(step: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, int]]], links: dict[str, str]) -> str:
+def _step(step: dict[str, Any], files: OutputFiles, links: dict[str, str]) -> str:
     name = step["name"]
     head = [
         f"<h3>{_text(name)} {_status(step['status'])}",
@@ -128,8 +130,12 @@ def _step(step: dict[str, Any], files: dict[tuple[str, str], list[tuple[str, int
     return f'<section class="step" id="step-{anchor}" data-step="{anchor}">{"".join(parts)}</section>'
 
 
-def _output(step: str, output: str, location: dict[str, str], files: list[tuple[str, int]], download: str) -> str:
-    items = [
+def _output(step: str, output: str, location: dict[str, str], files: list[tuple[str, int]] | str, download: str) -> str:
+    if isinstance(files, str):  # why the datastore could not list them
+        files, items = [], [f"<li class='muted not-listed'>files not listed: {_text(files)}</li>"]
+    else:
+        items = []
+    items += [
         f'<li><a class="download" download href="{_attribute(_download_url(download, step, output, path))}">'
         f"{_text(path)}</a> <span class='muted'>{size:,} bytes</span></li>"
         for path, size in files[:FILES_SHOWN]

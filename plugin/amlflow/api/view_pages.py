@@ -30,6 +30,7 @@ from sqlalchemy import select
 
 from amlflow.api import endpoints, listings, pipeline_view, schedules, view_html
 from amlflow.api.urls import PREFIX
+from amlflow.exceptions import DatastoreError
 from amlflow.storage.base import join
 from amlflow.storage.names import relative_path_problem
 from amlflow.storage.registry import get_backend
@@ -101,9 +102,13 @@ def _links(dag_id: str, run_id: str) -> dict[str, str]:
     }
 
 
-def _listed_files(datastore: str, path: str) -> list[tuple[str, int]]:
-    """The first files under an output (one more than the page shows, so it can say there are more)."""
-    found = get_backend(datastore).list_files(path)
+def _listed_files(datastore: str, path: str) -> list[tuple[str, int]] | str:
+    """The first files under an output (one more than the page shows, so it can say there are more), or why
+    the datastore could not list them: the rest of the page is still worth showing."""
+    try:
+        found = get_backend(datastore).list_files(path)
+    except DatastoreError as error:
+        return str(error)
     return [(posixpath.relpath(info.path, path), info.size) for info in found[: view_html.FILES_SHOWN + 1]]
 
 

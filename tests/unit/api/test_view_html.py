@@ -52,3 +52,12 @@ def test_lists_and_rows_are_charted_point_by_point_against_the_first_column():
     assert 'data-metric="loss" data-points="3"' in page
     assert 'data-metric="curve" data-points="4"' in page and "curve: acc" in page and "curve: epoch" not in page
     assert "<td>acc</td><td>0.4</td>" in page
+
+
+def test_an_output_the_datastore_could_not_list_says_why_and_the_page_is_still_drawn():
+    page = view_html.run_page(view(), {("train", "model"): "datastore 'x' has no Airflow connection"}, LINKS)
+    assert (
+        "files not listed: datastore &#x27;x&#x27; has no Airflow connection" in page
+        or "files not listed: datastore 'x'" in page
+    )
+    assert 'class="download"' not in page and "<h3>train" in page
