@@ -9,6 +9,8 @@ import pytest
 
 from amlflow.api.urls import run_page_path
 from tests.conftest import ROOT
+from tests.example_pipeline import DAG_ID as EXAMPLE
+from tests.example_pipeline import installed_example
 from tests.fixtures.airflow_stack import wait_until
 from tests.fixtures.auth_manager import HIDDEN_DAG, OUTSIDER
 
@@ -233,3 +235,24 @@ def test_a_user_without_access_to_the_dag_sees_nothing_of_it(browser, airflow_st
     for path in (VIEW.format(dag_id=DAG_ID, run_id=first), files):
         assert airflow_stack.request("GET", path, user=OUTSIDER)[0] == 403
     assert airflow_stack.request("GET", "/amlflow/view/pipelines", user="viewer")[0] == 200
+
+
+def test_the_example_pipelines_run_shows_its_three_steps_reused_by_an_unchanged_run(browser, airflow_stack):
+    from selenium.webdriver.common.by import By
+
+    example = installed_example(airflow_stack)
+    status, answer = example.request("PATCH", f"/api/v2/dags/{EXAMPLE}", {"is_paused": False})
+    assert status == 200, answer
+    first = example.run(EXAMPLE, {"pipeline_arg": 2}, timeout=300)
+    second = example.run(EXAMPLE, {"pipeline_arg": 2}, timeout=300)
+    assert (first["state"], second["state"]) == ("success", "success")
+    browser.open_as(airflow_stack, "viewer", PAGE.format(dag_id=EXAMPLE, run_id=second["dag_run_id"]))
+    nodes = browser.driver.find_elements(By.CSS_SELECTOR, "svg.graph g.node")
+    assert [(n.get_attribute("data-step"), n.get_attribute("data-status")) for n in nodes] == [
+        ("train.py", "Finished"),
+        ("extract.py", "Finished"),
+        ("compare.py", "Finished"),
+    ]
+    for step in ("train.py", "extract.py", "compare.py"):  # unchanged: every step reuses an earlier output
+        assert step_section(browser, step).find_elements(By.CSS_SELECTOR, "a.reused-from"), step
+    browser.screenshot("pipeline-view-example")
