@@ -116,38 +116,23 @@ def create_app() -> FastAPI:
         methods=["GET"],
         dependencies=[Depends(requires_access_dag(method="GET"))],
     )
-    app.add_api_route(
-        pipeline_view.PATH, pipeline_view.get_run_view, methods=["GET"], dependencies=pipeline_view.DEPENDENCIES
-    )
-    app.add_api_route(
-        RUN_PAGE_PATH,
-        view_pages.get_run_page,
-        methods=["GET"],
-        dependencies=pipeline_view.DEPENDENCIES,
-        response_class=HTMLResponse,
-    )
-    app.add_api_route(
-        COMPARE_PATH,
-        view_pages.get_compare_page,
-        methods=["GET"],
-        dependencies=pipeline_view.DEPENDENCIES,
-        response_class=HTMLResponse,
-    )
-    app.add_api_route(
-        PIPELINES_PATH,
-        view_pages.get_pipelines_page,
-        methods=["GET"],
-        dependencies=[Depends(requires_access_dag(method="GET"))],
-        response_class=HTMLResponse,
-    )
-    app.add_api_route(
-        view_pages.DOWNLOAD_PATH,
-        view_pages.download_output_file,
-        methods=["GET"],
-        dependencies=pipeline_view.DEPENDENCIES,
-    )
+    _add_view_routes(app)
     _add_registry_routes(app)
     return app
+
+
+def _add_view_routes(app: FastAPI) -> None:
+    """The pipeline view: a run's JSON and its output files, and the pages (HTML) drawn from them."""
+    read_runs = pipeline_view.DEPENDENCIES
+    routes = [
+        (pipeline_view.PATH, pipeline_view.get_run_view, read_runs, JSONResponse),
+        (view_pages.DOWNLOAD_PATH, view_pages.download_output_file, read_runs, JSONResponse),
+        (RUN_PAGE_PATH, view_pages.get_run_page, read_runs, HTMLResponse),
+        (COMPARE_PATH, view_pages.get_compare_page, read_runs, HTMLResponse),
+        (PIPELINES_PATH, view_pages.get_pipelines_page, [Depends(requires_access_dag(method="GET"))], HTMLResponse),
+    ]
+    for path, endpoint, dependencies, response_class in routes:
+        app.add_api_route(path, endpoint, methods=["GET"], dependencies=dependencies, response_class=response_class)
 
 
 def _add_registry_routes(app: FastAPI) -> None:
