@@ -17,17 +17,23 @@ from amlflow.api.urls import compare_page_path, run_page_path
 #: Output files listed under each output; the rest are counted ("and 12 more").
 FILES_SHOWN = 20
 
-_STYLE = """
+#: A status's colour, in the badges and the graph's boxes; any other status (NotStarted, Queued) is grey.
+_STATUS_COLOURS = {"Finished": "#2f855a", "Failed": "#c53030", "Running": "#2b6cb0", "Canceled": "#975a16"}
+_OTHER_STATUS_COLOUR = "#7b8794"
+_REUSED_COLOUR = "#6b46c1"
+
+_STYLE = (
+    """
 body{font-family:system-ui,sans-serif;margin:16px;color:#1f2933}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px} h3{font-size:15px;margin:0}
 table{border-collapse:collapse;margin:4px 0} td,th{border:1px solid #d9dee3;padding:3px 8px;text-align:left}
-.status{display:inline-block;border-radius:8px;padding:1px 8px;font-size:12px;color:#fff;background:#7b8794}
-.Finished{background:#2f855a} .Failed{background:#c53030} .Running{background:#2b6cb0}
-.Canceled{background:#975a16} .NotStarted,.Queued{background:#7b8794}
-.reused{background:#6b46c1}
 .step{border:1px solid #d9dee3;border-radius:6px;padding:8px 12px;margin:8px 0}
 .muted{color:#616e7c;font-size:13px} svg text{font-size:11px;fill:#1f2933}
 """
+    + f".status{{display:inline-block;border-radius:8px;padding:1px 8px;font-size:12px;color:#fff;"
+    f"background:{_OTHER_STATUS_COLOUR}}} .reused{{background:{_REUSED_COLOUR}}}\n"
+    + " ".join(f".{status}{{background:{colour}}}" for status, colour in _STATUS_COLOURS.items())
+)
 
 #: (step, output) -> the output's files (path under the output, size), or why the datastore could not list them.
 OutputFiles = dict[tuple[str, str], list[tuple[str, int]] | str]
@@ -91,17 +97,14 @@ def _graph(steps: list[dict[str, Any]]) -> str:
     boxes = [
         f'<a href="#step-{_attribute(step["name"])}"><g class="node" data-step="{_attribute(step["name"])}" '
         f'data-status="{_attribute(step["status"])}"><rect x="{x}" y="{y}" width="{_BOX_WIDTH}" '
-        f'height="{_BOX_HEIGHT}" rx="5" fill="{_STATUS_COLOURS.get(step["status"], "#7b8794")}" '
-        f'stroke="{"#6b46c1" if step["reused"] else "none"}" stroke-width="3"/>'
+        f'height="{_BOX_HEIGHT}" rx="5" fill="{_STATUS_COLOURS.get(step["status"], _OTHER_STATUS_COLOUR)}" '
+        f'stroke="{_REUSED_COLOUR if step["reused"] else "none"}" stroke-width="3"/>'
         f'<text x="{x + 8}" y="{y + 21}" style="fill:#fff">{_text(_shortened(step["name"]))}'
         f"{' ♻' if step['reused'] else ''}</text></g></a>"
         for step in steps
         for x, y in [where[step["name"]]]
     ]
     return f'<svg class="graph" width="{width}" height="{height}">{"".join(lines + boxes)}</svg>'
-
-
-_STATUS_COLOURS = {"Finished": "#2f855a", "Failed": "#c53030", "Running": "#2b6cb0", "Canceled": "#975a16"}
 
 
 def _step(step: dict[str, Any], files: OutputFiles, links: dict[str, str]) -> str:
