@@ -35,7 +35,9 @@ from amlflow.storage.base import join
 from amlflow.storage.names import relative_path_problem
 from amlflow.storage.registry import get_backend
 
-DOWNLOAD_PATH = pipeline_view.PATH + "/steps/{step}/outputs/{output}/files/{path:path}"
+#: An output's files, under a run's JSON route: the download route, and the page's download links.
+_OUTPUT_FILES = "/steps/{step}/outputs/{output}/files/"
+DOWNLOAD_PATH = pipeline_view.PATH + _OUTPUT_FILES + "{path:path}"
 
 #: Runs shown per pipeline on the pipelines page, newest first.
 RECENT_RUNS = 5
@@ -98,7 +100,7 @@ def _links(dag_id: str, run_id: str) -> dict[str, str]:
     run_api = PREFIX + pipeline_view.PATH.format(dag_id=quote(dag_id, safe=""), run_id=quote(run_id, safe=""))
     return {
         "ui": "/",
-        "download": run_api + "/steps/{step}/outputs/{output}/files/{file}",
+        "download": run_api + _OUTPUT_FILES + "{file}",
     }
 
 
