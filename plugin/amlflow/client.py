@@ -20,6 +20,7 @@ from amlflow.api.urls import (
     SERVICE,
     api_base_url,
     datastore_path,
+    run_view_path,
     submit_path,
 )
 from amlflow.exceptions import AuthenticationException, ErrorResponseException, UserErrorException
@@ -314,6 +315,10 @@ class AirflowClient:
                 return None
             raise
         return answer["value"]
+
+    def run_view(self, dag_id: str, run_id: str) -> dict[str, Any]:
+        """The pipeline view's JSON of a run: its steps with their status, reuse, outputs and metrics."""
+        return self.request("GET", run_view_path(dag_id, run_id))
 
     def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
         """The log of a task's latest try, one line per event."""

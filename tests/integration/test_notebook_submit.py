@@ -134,8 +134,8 @@ def notebook_env(folder: str, stack, **extra: str) -> dict[str, str]:
         AIRFLOW_HOME=os.path.join(folder, ".airflow"),
         AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT=stack.datastore_root,
         AMLFLOW_PASSWORD=PASSWORDS["admin"],
-        **extra,
     )
+    env.update(extra)  # may replace the above: a notebook on a machine that does not share the datastore
     return env
 
 

@@ -13,6 +13,7 @@ from tests.example_pipeline import DAG_ID as EXAMPLE
 from tests.example_pipeline import installed_example
 from tests.fixtures.airflow_stack import wait_until
 from tests.fixtures.auth_manager import HIDDEN_DAG, OUTSIDER
+from tests.integration.test_notebook_submit import run_notebook_text
 
 pytestmark = pytest.mark.integration
 
@@ -256,3 +257,24 @@ def test_the_example_pipelines_run_shows_its_three_steps_reused_by_an_unchanged_
     for step in ("train.py", "extract.py", "compare.py"):  # unchanged: every step reuses an earlier output
         assert step_section(browser, step).find_elements(By.CSS_SELECTOR, "a.reused-from"), step
     browser.screenshot("pipeline-view-example")
+
+
+METRICS_NOTEBOOK = """
+import json
+from amlflow.core import Workspace
+from amlflow.pipeline.core.run import PipelineRun
+
+ws = Workspace.from_config()
+steps = {{name: PipelineRun.get(ws, run_id).find_step_run(name)[0] for name in ("score", "report")}}
+print("RESULT " + json.dumps({{name: step.get_metrics() for name, step in steps.items()}}))
+""".replace("run_id", "{run_id!r}")
+
+
+def test_a_notebook_reads_a_steps_metrics_from_the_deployment_not_from_its_own_datastore(airflow_stack, runs, tmp_path):
+    _first, second = runs
+    elsewhere = tmp_path / "another-machines-datastores"  # nothing of the run's artifacts is there
+    elsewhere.mkdir()
+    text = METRICS_NOTEBOOK.format(run_id=second)
+    metrics = run_notebook_text(airflow_stack, tmp_path, text, AIRFLOW__AMLFLOW__LOCAL_DATASTORE_ROOT=str(elsewhere))
+    assert metrics["score"]["accuracy"] == 0.75 and metrics["score"]["losses"] == [0.9, 0.5, 0.3]  # reused: the first's
+    assert metrics["report"] == {}

@@ -33,13 +33,14 @@ from fastapi import Depends, HTTPException, status
 from sqlalchemy import select
 
 from amlflow.api import entities
+from amlflow.api.urls import RUN_VIEW_PATH
 from amlflow.factory.parallel_run_tasks import HELPER_TASK_TYPES
 from amlflow.runtime import run_conf
 from amlflow.runtime.artifacts import read_metrics
 from amlflow.runtime.reuse import REUSE_XCOM_KEY
 from amlflow.storage.location import DataLocation
 
-PATH = "/view/v1.0/dags/{dag_id}/runs/{run_id}"
+PATH = RUN_VIEW_PATH
 DEPENDENCIES = [Depends(requires_access_dag(method="GET", access_entity=DagAccessEntity.RUN))]
 
 

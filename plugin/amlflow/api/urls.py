@@ -70,6 +70,16 @@ def submit_url(workspace: Any, pipeline_id: str) -> str:
     return api_base_url(workspace) + submit_path(pipeline_id)
 
 
+#: The JSON of one run as the pipeline view shows it, under ``PREFIX`` (``amlflow.api.pipeline_view``).
+RUN_VIEW_PATH = "/view/v1.0/dags/{dag_id}/runs/{run_id}"
+
+
+def run_view_path(dag_id: str, run_id: str) -> str:
+    """The path, from the api-server's root, of the pipeline view's JSON of run ``run_id`` of ``dag_id``."""
+    quote = urllib.parse.quote
+    return PREFIX + RUN_VIEW_PATH.format(dag_id=quote(dag_id, safe=""), run_id=quote(run_id, safe=""))
+
+
 #: The pipeline view's page of a run, under ``PREFIX`` (``amlflow.api.view_pages``).
 RUN_PAGE_PATH = "/view/dags/{dag_id}/runs/{run_id}"
 

@@ -29,7 +29,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import select
 
 from amlflow.api import endpoints, listings, pipeline_view, schedules, view_html
-from amlflow.api.urls import PREFIX
+from amlflow.api.urls import PREFIX, run_view_path
 from amlflow.exceptions import DatastoreError
 from amlflow.storage.base import join
 from amlflow.storage.names import relative_path_problem
@@ -96,11 +96,9 @@ def get_compare_page(
 
 def _links(dag_id: str, run_id: str) -> dict[str, str]:
     """The page's links, from the server's root: the page is opened from Airflow's UI on the same server."""
-    quote = urllib.parse.quote
-    run_api = PREFIX + pipeline_view.PATH.format(dag_id=quote(dag_id, safe=""), run_id=quote(run_id, safe=""))
     return {
         "ui": "/",
-        "download": run_api + _OUTPUT_FILES + "{file}",
+        "download": run_view_path(dag_id, run_id) + _OUTPUT_FILES + "{file}",
     }
 
 

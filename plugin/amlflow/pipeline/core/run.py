@@ -290,10 +290,10 @@ class StepRun:
         return self._pipeline_run.pipeline_id, self.pipeline_run_id, self.name
 
     def get_metrics(self) -> dict[str, Any]:
-        """The metrics the step's script logged with ``Run.get_context().log(...)``."""
-        from amlflow.runtime.artifacts import read_metrics
-
-        return read_metrics(*self._artifact_owner())
+        """The metrics the step's script logged with ``Run.get_context().log(...)`` (a reused step: those of the
+        run it reused), as the deployment serves them: the notebook needs no access to its datastore."""
+        view = self._client.run_view(self._pipeline_run.pipeline_id, self.pipeline_run_id)
+        return next((step["metrics"] for step in view["steps"] if step["name"] == self.name), {})
 
     def get_stdout_log(self) -> str:
         """The text the step's script wrote to stdout."""
